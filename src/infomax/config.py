@@ -1,0 +1,301 @@
+"""Typed run configuration, YAML presets and ``key=value`` overrides.
+
+Unknown keys and bad values are refused with a ``ConfigError`` whose one-line message
+names the key, the value and what is valid.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from infomax.errors import ConfigError
+
+
+def _f(default: Any, *, min: float | None = None, choices: tuple | None = None,
+       help: str = "") -> Any:
+    """A dataclass field with validation metadata."""
+    meta = {"min": min, "choices": choices, "help": help}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class DataConfig:
+    name: str = _f("fashion-mnist", help="data set: fashion-mnist, mnist, cifar10, cifar100, "
+                                         "stl10 or imagefolder:<path>")
+    dir: str | None = _f(None, help="data root (else $INFOMAX_DATA, else ~/.cache/infomax/data)")
+    download: bool = _f(True, help="download with torchvision when missing")
+    batch_size: int = _f(200, min=2, help="images per step (per process)")
+    num_workers: int = _f(2, min=0, help="DataLoader worker processes")
+    augment: str = _f("plain", choices=("plain", "strong"), help="strong adds RandAugment")
+    pretrain_subset: int | None = _f(None, min=2, help="use only this many pretraining "
+                                                       "images (a fixed random subset)")
+    val_subset: int | None = _f(None, min=1, help="evaluate the online probes on this many "
+                                                  "test images (a fixed random subset)")
+
+
+@dataclass
+class ModelConfig:
+    ndf: int = _f(128, min=1, help="encoder base width")
+    n_rkhs: int = _f(1024, min=1, help="embedding dimension")
+    n_depth: int = _f(3, min=1, help="residual units per block")
+    use_bn: bool = _f(False, help="optional BatchNorms in the encoder")
+
+
+@dataclass
+class LossConfig:
+    tclip: float = _f(20.0, min=0.0, help="soft clip of the NCE scores (0: off)")
+    reg_coef: float = _f(0.05, min=0.0, help="weight of the score regularizer")
+
+
+@dataclass
+class OptimConfig:
+    lr: float = _f(2e-4, min=0.0)
+    betas: list[float] = _f([0.8, 0.999])
+    eps: float = _f(1e-8, min=0.0)
+    weight_decay: float = _f(1e-5, min=0.0)
+    warmup_steps: int = _f(500, min=0, help="linear warmup over this many updates")
+    milestones: list[int] = _f([250, 280], help="epochs at which lr is multiplied by gamma")
+    gamma: float = _f(0.2, min=0.0)
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = _f(300, min=1)
+    max_minutes: float | None = _f(None, min=0.0, help="stop after this much training time")
+    seed: int = _f(0)
+    precision: str = _f("32", choices=("32", "bf16-mixed", "16-mixed"))
+    accelerator: str = _f("auto", choices=("auto", "cpu", "gpu", "cuda", "mps"))
+    devices: int = _f(1, min=1)
+    channels_last: bool = _f(True, help="NHWC memory layout (faster convolutions)")
+    out_dir: str = _f("runs", help="runs are written to out_dir/run_name")
+    run_name: str | None = _f(None, help="default: the preset name")
+    log_every_n_steps: int = _f(20, min=1)
+    limit_train_batches: int | None = _f(None, min=1, help="steps per epoch cap")
+
+
+@dataclass
+class ProbeConfig:
+    epochs: int = _f(120, min=1, help="offline classifier epochs on frozen features")
+    milestones: list[int] = _f([80, 110])
+    gamma: float = _f(0.2, min=0.0)
+    lr: float = _f(1e-3, min=0.0)
+    weight_decay: float = _f(1e-5, min=0.0)
+    batch_size: int = _f(256, min=1)
+
+
+@dataclass
+class Config:
+    method: str = _f("amdim", choices=("amdim",))
+    preset: str | None = _f(None, help="name of the preset this config started from")
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    probe: ProbeConfig = field(default_factory=ProbeConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(self.to_yaml())
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.train.out_dir) / (self.train.run_name or self.preset or "run")
+
+
+# --------------------------------------------------------------------------------------
+# Building a config from plain data, with validation
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", str(tp).replace("typing.", ""))
+
+
+def _coerce(key: str, value: Any, tp: Any, meta: dict) -> Any:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(key, value, inner[0], meta)
+    if origin is list:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key}: expected a list like [1, 2], got {value!r}")
+        return [_coerce(f"{key}[{i}]", v, args[0], meta) for i, v in enumerate(value)]
+    if origin is Literal:
+        tp = type(args[0])
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{key}: expected true or false, got {value!r}")
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = str(value)  # e.g. precision: 32
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected a string, got {value!r}")
+        return value
+    raise ConfigError(f"{key}: unsupported type {_type_name(tp)}")  # pragma: no cover
+
+
+def _check(key: str, value: Any, meta: dict) -> None:
+    if value is None:
+        return
+    values = value if isinstance(value, list) else [value]
+    lo, choices = meta.get("min"), meta.get("choices")
+    for v in values:
+        if lo is not None and v < lo:
+            raise ConfigError(f"{key}: {v!r} is too small; it must be >= {lo}")
+        if choices is not None and v not in choices:
+            raise ConfigError(f"{key}: {v!r} is not valid; choose one of {', '.join(choices)}")
+
+
+def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{prefix or 'config'}: expected a mapping of keys, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key in data:
+        if key not in fields:
+            where = f"in {prefix}" if prefix else "at the top level"
+            raise ConfigError(f"unknown config key '{prefix}{key}'; valid keys {where}: "
+                              f"{', '.join(fields)}")
+    kwargs = {}
+    for name, f in fields.items():
+        if name not in data:
+            continue
+        key = f"{prefix}{name}"
+        tp = hints[name]
+        if dataclasses.is_dataclass(tp):
+            kwargs[name] = _build(tp, data[name], key + ".")
+        else:
+            value = _coerce(key, data[name], tp, dict(f.metadata))
+            _check(key, value, dict(f.metadata))
+            kwargs[name] = value
+    return cls(**kwargs)
+
+
+def _validate(cfg: Config) -> Config:
+    if len(cfg.optim.betas) != 2 or not all(0.0 <= b < 1.0 for b in cfg.optim.betas):
+        raise ConfigError(f"optim.betas: {cfg.optim.betas!r} must be two numbers in [0, 1)")
+    for key, ms in (("optim.milestones", cfg.optim.milestones),
+                    ("probe.milestones", cfg.probe.milestones)):
+        if ms != sorted(ms) or any(m < 1 for m in ms):
+            raise ConfigError(f"{key}: {ms!r} must be increasing epoch numbers >= 1")
+    return cfg
+
+
+def config_from_dict(data: dict[str, Any]) -> Config:
+    return _validate(_build(Config, data, ""))
+
+
+# --------------------------------------------------------------------------------------
+# Presets and overrides
+
+
+def preset_names() -> list[str]:
+    folder = resources.files("infomax") / "presets"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def load_preset_dict(name: str) -> dict[str, Any]:
+    names = preset_names()
+    if name not in names:
+        raise ConfigError(f"unknown preset '{name}'; choose one of {', '.join(names)}")
+    text = (resources.files("infomax") / "presets" / f"{name}.yaml").read_text()
+    data = yaml.safe_load(text) or {}
+    data["preset"] = name
+    return data
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in extra.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def parse_override(text: str) -> dict[str, Any]:
+    """``a.b=value`` -> {"a": {"b": value}}; the value is read as YAML (numbers, lists,
+    true/false, null)."""
+    if "=" not in text:
+        raise ConfigError(f"override '{text}' is not of the form key=value, e.g. model.ndf=64")
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    if not key or any(not part for part in key.split(".")):
+        raise ConfigError(f"override '{text}' has an empty key; write e.g. train.epochs=10")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        value = raw
+    out: dict[str, Any] = {}
+    node = out
+    parts = key.split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value
+    return out
+
+
+def make_config(preset: str | None = None, overrides: typing.Sequence[str] = (),
+                base: dict[str, Any] | None = None) -> Config:
+    """Defaults <- preset (or a saved config ``base``) <- ``key=value`` overrides."""
+    data: dict[str, Any] = dict(base or {})
+    if preset is not None:
+        data = _merge(data, load_preset_dict(preset))
+    for text in overrides:
+        data = _merge(data, parse_override(text))
+    return config_from_dict(data)
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"config file {path} is not valid YAML: {str(e).splitlines()[0]}") from None
+    return data or {}
+
+
+def describe_keys() -> str:
+    """Every key with its default and help, for ``infomax config --keys``."""
+    lines = []
+
+    def walk(cls: type, obj: Any, prefix: str) -> None:
+        for f in dataclasses.fields(cls):
+            value = getattr(obj, f.name)
+            if dataclasses.is_dataclass(value):
+                walk(type(value), value, f"{prefix}{f.name}.")
+                continue
+            extra = f.metadata.get("help", "")
+            choices = f.metadata.get("choices")
+            if choices:
+                extra = (extra + "; " if extra else "") + "one of " + ", ".join(choices)
+            lines.append(f"{prefix}{f.name} = {value!r}" + (f"  # {extra}" if extra else ""))
+
+    walk(Config, Config(), "")
+    return "\n".join(lines)

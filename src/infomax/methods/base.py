@@ -1,0 +1,141 @@
+"""Shared base of every method: the encoder, the online probes, the optimizer and schedule,
+logging, and the RNG state carried in checkpoints."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from infomax.config import Config, config_from_dict
+from infomax.losses import clipped_cross_entropy
+from infomax.nn.probes import linear_head, mlp_head
+
+
+class WarmupMultiStep:
+    """lr factor at update ``step``: linear warmup over ``warmup`` updates, times ``gamma``
+    for every milestone epoch reached (epoch = step // steps_per_epoch). A callable object,
+    so that LambdaLR stores its state in checkpoints."""
+
+    def __init__(self, warmup: int, milestones: list[int], gamma: float,
+                 steps_per_epoch: int) -> None:
+        self.warmup, self.milestones, self.gamma = warmup, list(milestones), gamma
+        self.steps_per_epoch = max(1, steps_per_epoch)
+
+    def __call__(self, step: int) -> float:
+        warm = min(1.0, (step + 1) / self.warmup) if self.warmup > 0 else 1.0
+        epoch = step // self.steps_per_epoch
+        return warm * self.gamma ** sum(epoch >= m for m in self.milestones)
+
+
+class OnlineProbes(nn.Module):
+    """Linear and MLP classifiers trained on detached global features (spec Sec. 4)."""
+
+    def __init__(self, n_in: int, n_classes: int) -> None:
+        super().__init__()
+        self.linear = linear_head(n_in, n_classes)
+        self.mlp = mlp_head(n_in, n_classes)
+
+    def forward(self, feats: Tensor) -> dict[str, Tensor]:
+        feats = feats.detach().float()
+        return {"linear": self.linear(feats), "mlp": self.mlp(feats)}
+
+
+class SSLMethod(L.LightningModule):
+    """Base LightningModule. A subclass builds ``self.encoder`` (a module with ``.embed``),
+    calls ``self.build_probes(feature_dim)``, and defines ``ssl_step(batch) -> (loss, logs,
+    global features, labels)``: the self-supervised loss, named terms to log, the features
+    the online probes train on, and their labels (-1 where unlabelled)."""
+
+    def __init__(self, config: Config | dict[str, Any], num_classes: int, in_channels: int,
+                 image_size: int) -> None:
+        super().__init__()
+        cfg = config if isinstance(config, Config) else config_from_dict(config)
+        self.cfg = cfg
+        self.num_classes, self.in_channels, self.image_size = num_classes, in_channels, image_size
+        self.save_hyperparameters({"config": cfg.to_dict(), "num_classes": num_classes,
+                                   "in_channels": in_channels, "image_size": image_size})
+        self.probes: OnlineProbes | None = None
+        self.steps_per_epoch = 1
+
+    def build_probes(self, feature_dim: int) -> None:
+        self.probes = OnlineProbes(feature_dim, self.num_classes)
+
+    # -- training ---------------------------------------------------------------------
+    def _memory_format(self, x: Tensor) -> Tensor:
+        if self.cfg.train.channels_last and x.dim() == 4:
+            return x.contiguous(memory_format=torch.channels_last)
+        return x
+
+    def training_step(self, batch: Any, batch_idx: int) -> Tensor:
+        loss, logs, feats, labels = self.ssl_step(batch)
+        logits = self.probes(feats)
+        probe_loss = sum(clipped_cross_entropy(z, labels) for z in logits.values())
+        bs = labels.shape[0]
+        self.log("train/loss", loss, prog_bar=True, batch_size=bs)
+        for k, v in logs.items():
+            self.log(f"train/{k}", v, batch_size=bs)
+        self.log("train/probe_loss", probe_loss, batch_size=bs)
+        labelled = labels >= 0
+        if labelled.any():
+            for name, z in logits.items():
+                acc = (z[labelled].argmax(1) == labels[labelled]).float().mean()
+                self.log(f"train/{name}_acc", acc, batch_size=int(labelled.sum()))
+        self.log("lr", self.trainer.optimizers[0].param_groups[0]["lr"], batch_size=bs)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"non-finite loss at step {self.global_step}: " +
+                ", ".join(f"{k}={float(v):.4g}" for k, v in logs.items()))
+        return loss + probe_loss
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        x, y = batch
+        feats = self.encoder.embed(self._memory_format(x))
+        for name, z in self.probes(feats).items():
+            acc = (z.argmax(1) == y).float().mean()
+            self.log(f"val/{name}_acc", acc, prog_bar=name == "linear", batch_size=y.shape[0])
+
+    # -- optimisation -----------------------------------------------------------------
+    def configure_optimizers(self) -> Any:
+        o = self.cfg.optim
+        opt = torch.optim.Adam(self.parameters(), lr=o.lr, betas=tuple(o.betas), eps=o.eps,
+                               weight_decay=o.weight_decay)
+        steps = self.steps_per_epoch
+        if self._trainer is not None:
+            total = self.trainer.estimated_stepping_batches
+            epochs = max(1, self.trainer.max_epochs or 1)
+            if total and total != float("inf"):
+                steps = max(1, int(total) // epochs)
+        self.steps_per_epoch = steps
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, WarmupMultiStep(o.warmup_steps, o.milestones, o.gamma, steps))
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    # -- exact resume: global RNG states travel with the checkpoint -------------------
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # Tensors, tuples and ints only, so the checkpoint loads with weights_only=True.
+        kind, keys, pos, has_gauss, gauss = np.random.get_state()
+        checkpoint["rng_states"] = {
+            "torch": torch.get_rng_state(),
+            "numpy": (kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss),
+            "python": random.getstate(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self._pending_rng = checkpoint.get("rng_states")
+
+    def on_train_start(self) -> None:
+        states = getattr(self, "_pending_rng", None)
+        if states:
+            torch.set_rng_state(states["torch"])
+            kind, keys, pos, has_gauss, gauss = states["numpy"]
+            np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
+            random.setstate(states["python"])
+            if states["cuda"] and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(states["cuda"])
+            self._pending_rng = None
