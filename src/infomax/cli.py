@@ -52,6 +52,12 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("-o", "--output", help="result JSON (default: probe-<ckpt>.json beside it)")
     pr.add_argument("--no-progress", action="store_true", help="no progress bars")
 
+    da = sub.add_parser("data", help="find (or download) a data set and show its splits")
+    da.add_argument("name", help="fashion-mnist, mnist, cifar10, cifar100, stl10 or "
+                                 "imagefolder:<path>")
+    da.add_argument("--data-dir", help="data root")
+    da.add_argument("--no-download", action="store_true", help="only look on disk")
+
     sub.add_parser("presets", help="list the named configurations")
 
     cf = sub.add_parser("config", help="print a resolved config, or every key")
@@ -129,6 +135,21 @@ def _probe(args: argparse.Namespace) -> int:
     return 0
 
 
+def _data(args: argparse.Namespace) -> int:
+    from infomax.data.module import resolve_name
+    from infomax.data.registry import build_dataset, dataset_info, resolve_data_root
+
+    root = resolve_data_root(args.data_dir)
+    name = resolve_name(args.name, root)
+    info = dataset_info(name)
+    sizes = {split: len(build_dataset(name, split, root, None, not args.no_download))
+             for split in ("pretrain", "train", "test")}
+    print(f"{name}: {info.num_classes} classes, {info.channels}-channel, {info.image_size} px "
+          f"views; pretrain {sizes['pretrain']}, train {sizes['train']}, test {sizes['test']} "
+          f"images")
+    return 0
+
+
 def _presets(args: argparse.Namespace) -> int:
     from infomax.config import make_config, preset_names
 
@@ -155,7 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    handlers = {"pretrain": _pretrain, "probe": _probe, "presets": _presets, "config": _config}
+    handlers = {"pretrain": _pretrain, "probe": _probe, "presets": _presets, "data": _data, "config": _config}
     try:
         return handlers[args.command](args)
     except InfomaxError as e:

@@ -180,7 +180,7 @@ def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for key in data:
         if key not in fields:
-            where = f"in {prefix}" if prefix else "at the top level"
+            where = f"in {prefix[:-1]}" if prefix else "at the top level"
             raise ConfigError(f"unknown config key '{prefix}{key}'; valid keys {where}: "
                               f"{', '.join(fields)}")
     kwargs = {}

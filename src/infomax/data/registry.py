@@ -1,0 +1,617 @@
+"""Data sets by name: their constants, where they are on disk, and fast readers for them.
+
+Every data set yields ``(image, label)`` with ``image`` a uint8 tensor of shape (C, H, W)
+handed to ``transform`` (when one is given). The small sets (MNIST, Fashion-MNIST, CIFAR) are
+read once into memory; STL-10 is memory-mapped (its unlabeled part alone is 2.7 GB); image
+folders are decoded per item.
+
+Look-up order for the named sets: torchvision's on-disk layout under the data root, then the
+system directories in ``SYSTEM_DIRS``, then torchvision's download (when ``download`` is
+True). The found location is remembered per (name, data root).
+
+The files in torchvision's layouts are read by this module rather than through the
+torchvision classes: those classes hash every file with md5 on each construction (2.7 GB for
+STL-10's unlabeled part) and go through PIL per item. Here a layout counts as present when its
+files exist; the readers check their structure (headers, sizes, label ranges) and report a
+damaged file as such. Downloads do go through torchvision, which verifies the archive's md5.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import pickle
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch.utils.data import ConcatDataset, Dataset
+
+from infomax.errors import ConfigError, DataNotFoundError
+
+__all__ = [
+    "DATASET_NAMES",
+    "DEFAULT_DATA_ROOT",
+    "ENV_VAR",
+    "IMAGEFOLDER_PREFIX",
+    "SPLITS",
+    "SYSTEM_DIRS",
+    "DatasetInfo",
+    "build_dataset",
+    "dataset_info",
+    "forget_locations",
+    "resolve_data_root",
+]
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What the model and the views need to know about a data set."""
+
+    name: str  # registry name, e.g. "cifar10" or "imagefolder:/data/imagenet"
+    image_size: int  # model input size: 32, 64 or 128
+    channels: int  # 1 for mnist/fashion-mnist, else 3
+    num_classes: int
+    mean: tuple[float, ...]  # per channel, in [0, 1] pixel units
+    std: tuple[float, ...]
+    pad_to_32: bool  # True for 28x28 grayscale sets (padded 28 -> 32 with zeros)
+
+
+DATASET_NAMES: tuple[str, ...] = ("fashion-mnist", "mnist", "cifar10", "cifar100", "stl10")
+IMAGEFOLDER_PREFIX = "imagefolder:"
+SPLITS: tuple[str, ...] = ("pretrain", "train", "test")
+ENV_VAR = "INFOMAX_DATA"
+DEFAULT_DATA_ROOT = "~/.cache/infomax/data"
+
+# Directories searched after the data root, per data set (tests monkeypatch this).
+SYSTEM_DIRS: dict[str, tuple[Path, ...]] = {
+    "fashion-mnist": (Path("/usr/share/datasets/fashion-mnist"),),
+}
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+_INFOS: dict[str, DatasetInfo] = {
+    "fashion-mnist": DatasetInfo("fashion-mnist", 32, 1, 10, (0.2860,), (0.3530,), True),
+    "mnist": DatasetInfo("mnist", 32, 1, 10, (0.1307,), (0.3081,), True),
+    "cifar10": DatasetInfo(
+        "cifar10", 32, 3, 10, (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616), False
+    ),
+    "cifar100": DatasetInfo(
+        "cifar100", 32, 3, 100, (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762), False
+    ),
+    "stl10": DatasetInfo(
+        "stl10", 64, 3, 10, (0.4467, 0.4398, 0.4066), (0.2603, 0.2566, 0.2713), False
+    ),
+}
+
+_ALIASES = {
+    "fashion_mnist": "fashion-mnist",
+    "fashionmnist": "fashion-mnist",
+    "fmnist": "fashion-mnist",
+    "cifar-10": "cifar10",
+    "cifar_10": "cifar10",
+    "cifar-100": "cifar100",
+    "cifar_100": "cifar100",
+    "stl-10": "stl10",
+    "stl_10": "stl10",
+}
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """A named set's torchvision layout: the folder under the data root and its files."""
+
+    folder: str
+    files: dict[str, tuple[str, ...]]  # split -> files that split reads
+    gzip_ok: bool  # idx files may also be present gzip'd (name + ".gz")
+    expected: str  # how to get it, for the not-found message
+
+
+_MNIST_FILES = {
+    "pretrain": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+_CIFAR10_TRAIN = tuple(f"data_batch_{i}" for i in range(1, 6))
+
+_LAYOUTS: dict[str, _Layout] = {
+    "fashion-mnist": _Layout(
+        "FashionMNIST/raw",
+        _MNIST_FILES,
+        True,
+        "Get it with 'apt-get install dataset-fashion-mnist' or run with internet access, "
+        "or pass --data-dir to where it is",
+    ),
+    "mnist": _Layout(
+        "MNIST/raw",
+        _MNIST_FILES,
+        True,
+        "Expected MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz] under the data "
+        "root; run once with internet access to download it, or pass --data-dir to where it is",
+    ),
+    "cifar10": _Layout(
+        "cifar-10-batches-py",
+        {"pretrain": _CIFAR10_TRAIN, "train": _CIFAR10_TRAIN, "test": ("test_batch",)},
+        False,
+        "Expected cifar-10-batches-py/ (the python version, cifar-10-python.tar.gz from "
+        "https://www.cs.toronto.edu/~kriz/cifar.html, unpacked) under the data root; run once "
+        "with internet access to download it, or pass --data-dir to where it is",
+    ),
+    "cifar100": _Layout(
+        "cifar-100-python",
+        {"pretrain": ("train",), "train": ("train",), "test": ("test",)},
+        False,
+        "Expected cifar-100-python/ (the python version, cifar-100-python.tar.gz from "
+        "https://www.cs.toronto.edu/~kriz/cifar.html, unpacked) under the data root; run once "
+        "with internet access to download it, or pass --data-dir to where it is",
+    ),
+    "stl10": _Layout(
+        "stl10_binary",
+        {
+            "pretrain": ("train_X.bin", "train_y.bin", "unlabeled_X.bin"),
+            "train": ("train_X.bin", "train_y.bin"),
+            "test": ("test_X.bin", "test_y.bin"),
+        },
+        False,
+        "Expected stl10_binary/ (stl10_binary.tar.gz from https://cs.stanford.edu/~acoates/stl10/, "
+        "unpacked) under the data root; run once with internet access to download it, or pass "
+        "--data-dir to where it is",
+    ),
+}
+
+# (name, data root) -> directory the data set was found in.
+_LOCATIONS: dict[tuple[str, str], Path] = {}
+
+
+def forget_locations() -> None:
+    """Forget where data sets were found, so the next build looks again."""
+    _LOCATIONS.clear()
+
+
+# ----------------------------------------------------------------------------- names and roots
+
+
+def resolve_data_root(data_dir: str | os.PathLike | None) -> Path:
+    """The data root: ``data_dir`` if given, else ``$INFOMAX_DATA``, else ~/.cache/infomax/data."""
+    if data_dir is not None and str(data_dir) != "":
+        return Path(data_dir).expanduser()
+    env = os.environ.get(ENV_VAR, "")
+    if env:
+        return Path(env).expanduser()
+    return Path(DEFAULT_DATA_ROOT).expanduser()
+
+
+def _valid_names() -> str:
+    return ", ".join(DATASET_NAMES + (IMAGEFOLDER_PREFIX + "<path>",))
+
+
+def _canonical(name: str) -> str:
+    """The registry name for ``name`` (case and a few spellings forgiven), or ConfigError."""
+    if not isinstance(name, str):
+        raise ConfigError(f"data set name must be a string, got {name!r}; valid names: {_valid_names()}")
+    if name.startswith(IMAGEFOLDER_PREFIX):
+        if not name[len(IMAGEFOLDER_PREFIX) :].strip():
+            raise ConfigError(
+                f"data set {name!r} names no folder; write {IMAGEFOLDER_PREFIX}<path>, "
+                f"with <path>/train/<class>/<image> and <path>/val/<class>/<image>"
+            )
+        return name
+    key = name.strip().lower()
+    key = _ALIASES.get(key, key)
+    if key not in _INFOS:
+        raise ConfigError(f"unknown data set {name!r}; valid names: {_valid_names()}")
+    return key
+
+
+def dataset_info(name: str) -> DatasetInfo:
+    """Constants of data set ``name``; ConfigError for an unknown name.
+
+    For ``imagefolder:<path>`` the folder is inspected (the number of classes is the number
+    of class folders in ``<path>/train``), so a missing folder raises DataNotFoundError.
+    """
+    key = _canonical(name)
+    if key.startswith(IMAGEFOLDER_PREFIX):
+        path, _, _, classes = _imagefolder_layout(key)
+        return DatasetInfo(
+            IMAGEFOLDER_PREFIX + str(path), 128, 3, len(classes), IMAGENET_MEAN, IMAGENET_STD, False
+        )
+    return _INFOS[key]
+
+
+def build_dataset(
+    name: str,
+    split: str,
+    root: Path,
+    transform: Callable | None = None,
+    download: bool = True,
+) -> Dataset:
+    """Data set ``name``'s ``split`` ("pretrain", "train" or "test") found under ``root``.
+
+    Items are ``(transform(image), label)`` with ``image`` a uint8 (C, H, W) tensor, returned
+    as is when ``transform`` is None. "pretrain" is the training split, for stl10 followed by
+    the unlabeled part (label -1). For ``imagefolder:<path>`` the path is in the name and
+    ``root`` is not used.
+    """
+    key = _canonical(name)
+    if split not in SPLITS:
+        raise ConfigError(f"unknown split {split!r}; valid splits: {', '.join(SPLITS)}")
+    if key.startswith(IMAGEFOLDER_PREFIX):
+        return _build_imagefolder(key, split, transform)
+    root = resolve_data_root(root)
+    where = _locate(key, split, root, download)
+    if key in ("mnist", "fashion-mnist"):
+        return _read_mnist(key, where, split, transform)
+    if key in ("cifar10", "cifar100"):
+        return _read_cifar(key, where, split, transform)
+    return _read_stl10(where, split, transform)
+
+
+# ----------------------------------------------------------------------------- locating files
+
+
+def _existing(directory: Path, filename: str, gzip_ok: bool) -> Path | None:
+    """``directory/filename``, or its gzip'd twin where allowed, if it is a file."""
+    plain = directory / filename
+    if plain.is_file():
+        return plain
+    if gzip_ok:
+        packed = directory / (filename + ".gz")
+        if packed.is_file():
+            return packed
+    return None
+
+
+def _missing(directory: Path, files: tuple[str, ...], gzip_ok: bool) -> list[str]:
+    return [f for f in files if _existing(directory, f, gzip_ok) is None]
+
+
+def _describe(directory: Path, missing: list[str]) -> str:
+    """A searched directory for the not-found message, with what it lacked if it exists."""
+    if directory.is_dir() and missing:
+        return f"{directory} (lacks {', '.join(missing)})"
+    return str(directory)
+
+
+def _one_line(text: str, limit: int = 200) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _short_reason(exc: BaseException) -> str:
+    text = _one_line(str(exc))
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _download(name: str, root: Path) -> None:
+    """Download ``name`` into its torchvision layout under ``root`` (torchvision checks md5)."""
+    import torchvision.datasets as tvd
+
+    root.mkdir(parents=True, exist_ok=True)
+    if name == "stl10":
+        tvd.STL10(str(root), split="test", download=True)
+        return
+    cls = {
+        "mnist": tvd.MNIST,
+        "fashion-mnist": tvd.FashionMNIST,
+        "cifar10": tvd.CIFAR10,
+        "cifar100": tvd.CIFAR100,
+    }[name]
+    cls(str(root), train=False, download=True)
+
+
+def _locate(name: str, split: str, root: Path, download: bool) -> Path:
+    """The directory holding the files ``split`` of ``name`` needs; DataNotFoundError if none."""
+    layout = _LAYOUTS[name]
+    needed = layout.files[split]
+    key = (name, str(root))
+    cached = _LOCATIONS.get(key)
+    if cached is not None and not _missing(cached, needed, layout.gzip_ok):
+        return cached
+
+    candidates = [root / layout.folder] + [Path(d) for d in SYSTEM_DIRS.get(name, ())]
+    looked = []
+    for directory in candidates:
+        missing = _missing(directory, needed, layout.gzip_ok)
+        if not missing:
+            _LOCATIONS[key] = directory
+            return directory
+        looked.append(_describe(directory, missing))
+
+    if not download:
+        outcome = "and download is turned off"
+    else:
+        try:
+            _download(name, root)
+        except Exception as exc:  # any failure to fetch (URLError, OSError, md5 mismatch, ...)
+            outcome = f"and could not be downloaded: {_short_reason(exc)}"
+        else:
+            target = root / layout.folder
+            missing = _missing(target, needed, layout.gzip_ok)
+            if not missing:
+                _LOCATIONS[key] = target
+                return target
+            outcome = f"and the download did not produce {', '.join(missing)} in {target}"
+    stop = "" if outcome.endswith(".") else "."
+    raise DataNotFoundError(
+        f"{name} not found (looked in {', '.join(looked)}) {outcome}{stop} {layout.expected}."
+    )
+
+
+def _damaged(name: str, path: Path, why: str) -> DataNotFoundError:
+    return DataNotFoundError(
+        f"{name}: {path} is damaged or not in the expected format ({_one_line(why)}); "
+        f"delete it and fetch the data set again"
+    )
+
+
+# ----------------------------------------------------------------------------- in-memory sets
+
+
+class ArrayImageDataset(Dataset):
+    """Images held in memory as one uint8 tensor (N, C, H, W), with int64 labels (N,)."""
+
+    def __init__(self, images: torch.Tensor, targets: torch.Tensor, transform: Callable | None = None):
+        if images.dtype != torch.uint8 or images.ndim != 4:
+            raise ValueError(f"images must be uint8 (N, C, H, W), got {images.dtype} {tuple(images.shape)}")
+        if targets.shape != (images.shape[0],):
+            raise ValueError(f"need one label per image, got {tuple(targets.shape)} for {images.shape[0]}")
+        self.images = images
+        self.targets = targets.to(torch.int64)
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    def __getitem__(self, index: int):
+        image = self.images[index]
+        if self.transform is not None:
+            image = self.transform(image)
+        return image, int(self.targets[index])
+
+
+def _read_idx(name: str, path: Path) -> np.ndarray:
+    """An idx file (optionally gzip'd) of unsigned bytes, as a writable numpy array."""
+    try:
+        if path.suffix == ".gz":
+            with gzip.open(path, "rb") as f:
+                raw = f.read()
+        else:
+            raw = path.read_bytes()
+    except (OSError, EOFError) as exc:
+        raise _damaged(name, path, str(exc)) from exc
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
+        raise _damaged(name, path, "no idx header")
+    if raw[2] != 0x08:
+        raise _damaged(name, path, f"idx element type 0x{raw[2]:02x}, expected 0x08 (unsigned byte)")
+    ndim = raw[3]
+    start = 4 + 4 * ndim
+    if ndim == 0 or len(raw) < start:
+        raise _damaged(name, path, "truncated idx header")
+    dims = struct.unpack(f">{ndim}I", raw[4:start])
+    expected = int(np.prod(dims))
+    if len(raw) - start != expected:
+        raise _damaged(name, path, f"{len(raw) - start} data bytes for shape {dims}")
+    return np.frombuffer(bytearray(raw[start:]), dtype=np.uint8).reshape(dims)
+
+
+def _read_mnist(name: str, directory: Path, split: str, transform: Callable | None) -> Dataset:
+    image_file, label_file = _LAYOUTS[name].files[split]
+    image_path = _existing(directory, image_file, True)
+    label_path = _existing(directory, label_file, True)
+    images = _read_idx(name, image_path)
+    labels = _read_idx(name, label_path)
+    if images.ndim != 3:
+        raise _damaged(name, image_path, f"image array of shape {images.shape}, expected (N, H, W)")
+    if labels.ndim != 1 or labels.shape[0] != images.shape[0]:
+        raise _damaged(name, label_path, f"{labels.shape} labels for {images.shape[0]} images")
+    if labels.size and labels.max() >= 10:
+        raise _damaged(name, label_path, f"label {int(labels.max())} out of range 0..9")
+    return ArrayImageDataset(
+        torch.from_numpy(images).unsqueeze(1), torch.from_numpy(labels.astype(np.int64)), transform
+    )
+
+
+def _entry(d: dict, key: str):
+    """``d[key]`` for a pickle loaded from Python 2 (str keys) or written by Python 3 (bytes keys)."""
+    if key in d:
+        return d[key]
+    return d[key.encode()]
+
+
+def _read_cifar(name: str, directory: Path, split: str, transform: Callable | None) -> Dataset:
+    label_key = "labels" if name == "cifar10" else "fine_labels"
+    images, labels = [], []
+    for filename in _LAYOUTS[name].files[split]:
+        path = directory / filename
+        try:
+            with open(path, "rb") as f:
+                batch = pickle.load(f, encoding="latin1")
+            data = np.asarray(_entry(batch, "data"))
+            batch_labels = np.asarray(_entry(batch, label_key), dtype=np.int64)
+        except (OSError, EOFError, pickle.UnpicklingError, KeyError, TypeError, ValueError) as exc:
+            raise _damaged(name, path, f"{type(exc).__name__}: {exc}") from exc
+        if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
+            raise _damaged(name, path, f"data {data.dtype} {data.shape}, expected uint8 (N, 3072)")
+        if batch_labels.shape != (data.shape[0],):
+            raise _damaged(name, path, f"{batch_labels.shape} labels for {data.shape[0]} images")
+        images.append(data)
+        labels.append(batch_labels)
+    data = np.concatenate(images).reshape(-1, 3, 32, 32)  # rows are R, G, B planes: already CHW
+    targets = np.concatenate(labels)
+    num_classes = _INFOS[name].num_classes
+    if targets.size and (targets.min() < 0 or targets.max() >= num_classes):
+        raise _damaged(name, directory, f"labels outside 0..{num_classes - 1}")
+    images = torch.from_numpy(np.ascontiguousarray(data))
+    return ArrayImageDataset(images, torch.from_numpy(targets), transform)
+
+
+# ----------------------------------------------------------------------------- STL-10
+
+_STL_SIDE = 96
+_STL_BYTES = 3 * _STL_SIDE * _STL_SIDE
+
+
+class STL10BinaryDataset(Dataset):
+    """Images of one STL-10 ``*_X.bin`` file, memory-mapped; labels given (or -1 for all).
+
+    The file stores each image as 3 planes of 96 x 96 bytes in column-major order; items
+    come out as contiguous uint8 (3, 96, 96) tensors in the usual row-major orientation.
+    """
+
+    def __init__(
+        self, path: Path, targets: torch.Tensor | None, count: int, transform: Callable | None = None
+    ):
+        self.path = Path(path)
+        self.count = count
+        self.targets = (
+            torch.full((count,), -1, dtype=torch.int64) if targets is None else targets.to(torch.int64)
+        )
+        self.transform = transform
+        self._array: np.ndarray | None = None
+
+    def _images(self) -> np.ndarray:
+        if self._array is None:
+            shape = (self.count, 3, _STL_SIDE, _STL_SIDE)
+            mapped = np.memmap(self.path, dtype=np.uint8, mode="r", shape=shape)
+            self._array = mapped.view(np.ndarray)
+        return self._array
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_array"] = None  # workers map the file again instead of receiving its bytes
+        return state
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, index: int):
+        if index < 0:
+            index += self.count
+        if not 0 <= index < self.count:
+            raise IndexError(f"index {index} out of range for {self.count} images")
+        image = torch.from_numpy(np.ascontiguousarray(self._images()[index].transpose(0, 2, 1)))
+        if self.transform is not None:
+            image = self.transform(image)
+        return image, int(self.targets[index])
+
+
+class _ConcatWithTargets(ConcatDataset):
+    """ConcatDataset that also exposes the concatenated ``targets``."""
+
+    @property
+    def targets(self) -> torch.Tensor:
+        return torch.cat([d.targets for d in self.datasets])
+
+
+def _stl_part(
+    directory: Path, x_file: str, y_file: str | None, transform: Callable | None
+) -> STL10BinaryDataset:
+    x_path = directory / x_file
+    size = x_path.stat().st_size
+    if size % _STL_BYTES:
+        raise _damaged("stl10", x_path, f"{size} bytes is not a whole number of 3x96x96 images")
+    count = size // _STL_BYTES
+    if count == 0:
+        raise _damaged("stl10", x_path, "the file is empty")
+    targets = None
+    if y_file is not None:
+        y_path = directory / y_file
+        labels = np.fromfile(y_path, dtype=np.uint8).astype(np.int64)
+        if labels.shape[0] != count:
+            raise _damaged("stl10", y_path, f"{labels.shape[0]} labels for {count} images")
+        if labels.size and (labels.min() < 1 or labels.max() > 10):
+            raise _damaged("stl10", y_path, "labels outside 1..10")
+        targets = torch.from_numpy(labels - 1)  # 1-based on disk
+    return STL10BinaryDataset(x_path, targets, count, transform)
+
+
+def _read_stl10(directory: Path, split: str, transform: Callable | None) -> Dataset:
+    if split == "test":
+        return _stl_part(directory, "test_X.bin", "test_y.bin", transform)
+    train = _stl_part(directory, "train_X.bin", "train_y.bin", transform)
+    if split == "train":
+        return train
+    unlabeled = _stl_part(directory, "unlabeled_X.bin", None, transform)
+    return _ConcatWithTargets([train, unlabeled])
+
+
+# ----------------------------------------------------------------------------- image folders
+
+
+def _imagefolder_layout(name: str) -> tuple[Path, Path, Path, list[str]]:
+    """(folder, train dir, eval dir, class names) of ``imagefolder:<path>``; DataNotFoundError if wrong."""
+    path = Path(name[len(IMAGEFOLDER_PREFIX) :].strip()).expanduser().absolute()
+    expected = (
+        f"expected {path}/train/<class>/<image> and {path}/val/<class>/<image> "
+        f"(or test/ in place of val/)"
+    )
+    if not path.is_dir():
+        raise DataNotFoundError(f"image folder {path} not found; {expected}")
+    train = path / "train"
+    if not train.is_dir():
+        raise DataNotFoundError(f"image folder {path} has no train/ folder; {expected}")
+    evaluation = path / "val" if (path / "val").is_dir() else path / "test"
+    if not evaluation.is_dir():
+        raise DataNotFoundError(f"image folder {path} has no val/ or test/ folder; {expected}")
+    classes = sorted(entry.name for entry in os.scandir(train) if entry.is_dir())
+    if not classes:
+        raise DataNotFoundError(f"image folder {path}: train/ has no class folders; {expected}")
+    return path, train, evaluation, classes
+
+
+def load_rgb(path: str | os.PathLike) -> torch.Tensor:
+    """Decode an image file to a contiguous uint8 RGB tensor (3, H, W)."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        array = np.array(im.convert("RGB"))
+    return torch.from_numpy(array).permute(2, 0, 1).contiguous()
+
+
+class ImageFileDataset(Dataset):
+    """Images read from files: ``samples`` is a list of (path, label)."""
+
+    def __init__(self, samples: list[tuple[str, int]], transform: Callable | None = None):
+        self.samples = samples
+        self.targets = torch.tensor([label for _, label in samples], dtype=torch.int64)
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int):
+        path, label = self.samples[index]
+        image = load_rgb(path)
+        if self.transform is not None:
+            image = self.transform(image)
+        return image, label
+
+
+def _build_imagefolder(name: str, split: str, transform: Callable | None) -> Dataset:
+    from torchvision.datasets.folder import IMG_EXTENSIONS, make_dataset
+
+    path, train, evaluation, classes = _imagefolder_layout(name)
+    directory = evaluation if split == "test" else train
+    if split == "test":
+        extra = sorted(
+            entry.name for entry in os.scandir(evaluation) if entry.is_dir() and entry.name not in classes
+        )
+        if extra:
+            shown = ", ".join(extra[:5]) + (", ..." if len(extra) > 5 else "")
+            raise DataNotFoundError(
+                f"image folder {path}: {evaluation.name}/ has class folders that train/ lacks ({shown}); "
+                f"both must use the same class folder names"
+            )
+    class_to_idx = {c: i for i, c in enumerate(classes)}
+    samples = make_dataset(str(directory), class_to_idx, extensions=IMG_EXTENSIONS, allow_empty=True)
+    if not samples:
+        raise DataNotFoundError(
+            f"image folder {path}: no images ({' '.join(IMG_EXTENSIONS)}) in {directory}/<class>/; "
+            f"expected {path}/train/<class>/<image> and {path}/val/<class>/<image> "
+            f"(or test/ in place of val/)"
+        )
+    return ImageFileDataset(samples, transform)
