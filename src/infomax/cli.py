@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import typing
 from pathlib import Path
 from typing import Sequence
 
@@ -19,9 +20,21 @@ Any config key can be set as key=value after the options, e.g.
 List the keys with 'infomax config --keys'; the presets with 'infomax presets'."""
 
 
+class _UsageError(InfomaxError):
+    """A command line argparse refuses."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, except that a bad command line is reported in one line (as every other
+    error is) rather than as the usage followed by the error."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        raise _UsageError(f"{message} (see '{self.prog} --help')")
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="infomax", description="Self-supervised representation "
-                                "learning by maximizing mutual information across views.")
+    p = _Parser(prog="infomax", description="Self-supervised representation learning by "
+                "maximizing mutual information across views.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     pt = sub.add_parser("pretrain", help="pretrain an encoder (AMDIM)", epilog=EPILOG_PRETRAIN,
@@ -76,6 +89,10 @@ def _pretrain(args: argparse.Namespace) -> int:
                        ("train.out_dir", args.out), ("train.run_name", args.name)):
         if value is not None:
             flags.append(f"{key}={json.dumps(value) if isinstance(value, str) else value}")
+    if args.resume is not None and "=" in args.resume and not Path(args.resume).exists():
+        # `--resume key=value`: argparse took the first override for the optional path.
+        args.overrides.insert(0, args.resume)
+        args.resume = "auto"
     base = None
     if args.config:
         base = load_config_file(args.config)
@@ -114,6 +131,8 @@ def _probe(args: argparse.Namespace) -> int:
     from infomax.engine.train import load_method
 
     probe_cfg = None
+    if args.workers is not None and args.workers < 0:
+        raise InfomaxError(f"--workers: {args.workers} must be >= 0")
     if args.epochs is not None:
         if args.epochs < 1:
             raise InfomaxError(f"--epochs: {args.epochs} must be >= 1")
@@ -172,7 +191,11 @@ def _config(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except _UsageError as e:
+        print(f"infomax: error: {e}", file=sys.stderr)
+        return 2
     if args.command is None:
         parser.print_help()
         return 2
@@ -182,6 +205,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InfomaxError as e:
         print(f"infomax: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # e.g. a folder that cannot be written
+        print(f"infomax: error: {e}", file=sys.stderr)
+        return 1
     except FloatingPointError as e:
         print(f"infomax: error: {e}; the last good checkpoint is kept. Lower optim.lr or "
               f"check the data", file=sys.stderr)

@@ -35,6 +35,8 @@ def run_probe(checkpoint: str | Path, data: str | None = None, data_dir: str | N
     start = time.time()
     ckpt = Path(checkpoint)
     model = load_method(ckpt)
+    path = Path(out) if out else ckpt.with_name(f"probe-{ckpt.stem}.json")
+    path.parent.mkdir(parents=True, exist_ok=True)  # fail now, not after the probes
     cfg = model.cfg
     root = resolve_data_root(data_dir if data_dir is not None else cfg.data.dir)
     name = resolve_name(data or cfg.data.name, root)
@@ -76,7 +78,6 @@ def run_probe(checkpoint: str | Path, data: str | None = None, data_dir: str | N
                                        "linear", seed=cfg.train.seed,
                                        progress=progress).as_dict()
     result["seconds"] = round(time.time() - start, 1)
-    path = Path(out) if out else ckpt.with_name(f"probe-{ckpt.stem}.json")
     path.write_text(json.dumps(result, indent=2))
     result["path"] = str(path)
     return result

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import csv
+import dataclasses
 import json
 import logging
 import os
+import shutil
+import sys
 import time
 import warnings
 from datetime import timedelta
@@ -33,6 +37,12 @@ def _quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
     warnings.filterwarnings("ignore", message=".*litlogger.*")
+    # Untrue here: a resumed run keeps its metrics.csv rows (_CSVLogger), and --overwrite
+    # removes the old logs itself.
+    warnings.filterwarnings("ignore", message=".*Previous log files in this directory will be "
+                                              "deleted.*")
+    # The run folder holds config.yaml before the first checkpoint: expected, not a problem.
+    warnings.filterwarnings("ignore", message=".*Checkpoint directory .* exists and is not empty.*")
 
 
 def build_method(cfg: Config, data: PretrainData) -> SSLMethod:
@@ -41,25 +51,91 @@ def build_method(cfg: Config, data: PretrainData) -> SSLMethod:
                                image_size=info.image_size)
 
 
-def load_method(checkpoint: str | Path, map_location: str = "cpu") -> SSLMethod:
-    """Restore a method (encoder, probes, config) from a checkpoint written by pretrain."""
+def read_checkpoint(checkpoint: str | Path, map_location: str = "cpu",
+                    mmap: bool = False) -> dict[str, Any]:
+    """The contents of a checkpoint written by pretrain; InfomaxError if it is missing,
+    unreadable or not an infomax checkpoint."""
     path = Path(checkpoint)
     if not path.is_file():
         raise InfomaxError(f"checkpoint {path} does not exist; pass the path of a .ckpt file "
                            f"written by 'infomax pretrain' (e.g. runs/<name>/last.ckpt)")
     try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+        ckpt = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except Exception as e:  # truncated or foreign file
         raise InfomaxError(f"checkpoint {path} cannot be read ({type(e).__name__}); it may be "
                            f"incomplete or not an infomax checkpoint") from None
-    hp = ckpt.get("hyper_parameters", {})
-    if "config" not in hp:
+    hp = ckpt.get("hyper_parameters", {}) if isinstance(ckpt, dict) else {}
+    if not isinstance(hp, dict) or "config" not in hp or "state_dict" not in ckpt:
         raise InfomaxError(f"checkpoint {path} holds no infomax config; it was not written by "
                            f"'infomax pretrain'")
+    return ckpt
+
+
+def load_method(checkpoint: str | Path, map_location: str = "cpu") -> SSLMethod:
+    """Restore a method (encoder, probes, config) from a checkpoint written by pretrain."""
+    ckpt = read_checkpoint(checkpoint, map_location)
+    hp = ckpt["hyper_parameters"]
     cfg = config_from_dict(hp["config"])
     model = METHODS[cfg.method](cfg, hp["num_classes"], hp["in_channels"], hp["image_size"])
     model.load_state_dict(ckpt["state_dict"])
     return model.eval()
+
+
+def _check_resumable(ckpt: dict[str, Any], path: str, cfg: Config, model: SSLMethod) -> None:
+    """Refuse to resume from a checkpoint whose network differs from ``cfg``'s."""
+    hp = ckpt["hyper_parameters"]
+    saved = hp["config"]
+    diffs = []
+    if saved.get("method") != cfg.method:
+        diffs.append(f"method: {saved.get('method')!r} there, {cfg.method!r} here")
+    for key, value in dataclasses.asdict(cfg.model).items():
+        if saved.get("model", {}).get(key) != value:
+            diffs.append(f"model.{key}: {saved.get('model', {}).get(key)!r} there, {value!r} here")
+    for key in ("num_classes", "in_channels", "image_size"):
+        if hp.get(key) != getattr(model, key):
+            diffs.append(f"data set {key}: {hp.get(key)!r} there, {getattr(model, key)!r} here")
+    if diffs:
+        raise InfomaxError(f"cannot resume from {path}: it was trained with another network "
+                           f"({'; '.join(diffs)}); resume with the run's config "
+                           f"(--config {Path(path).parent / CONFIG_FILE})")
+
+
+def _epochs_done(ckpt: dict[str, Any]) -> int:
+    """Training epochs a checkpoint has finished (every batch processed: the end-of-epoch
+    checkpoints are written before Lightning counts the epoch as completed)."""
+    try:
+        return int(ckpt["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"])
+    except (KeyError, TypeError, ValueError):
+        return int(ckpt.get("epoch", 0))
+
+
+class _CSVLogger(CSVLogger):
+    """Lightning's CSVLogger, except that a resumed run keeps the rows logged before its
+    checkpoint (Lightning's deletes an existing metrics.csv)."""
+
+    def __init__(self, *args: Any, keep_before_step: int | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._kept: list[dict[str, str]] = []
+        path = Path(self.log_dir) / "metrics.csv"
+        if keep_before_step is not None and path.is_file():
+            with path.open(newline="") as f:
+                for row in csv.DictReader(f):
+                    try:
+                        if int(row.get("step") or "") < keep_before_step:
+                            self._kept.append(row)
+                    except ValueError:
+                        continue
+
+    @property
+    def experiment(self) -> Any:
+        if self._experiment is not None:
+            return self._experiment
+        writer = super().experiment  # removes the old metrics.csv
+        if self._kept and hasattr(writer, "metrics"):
+            writer.metrics = self._kept + writer.metrics
+            self._kept = []
+            writer.save()
+        return writer
 
 
 class _Progress(TQDMProgressBar):
@@ -79,27 +155,49 @@ def pretrain(cfg: Config, resume: str | None = None, progress: bool = True,
     run_dir = cfg.run_dir
     last = run_dir / "last.ckpt"
     ckpt_path: str | None = None
+    resumed: dict[str, Any] | None = None
     if resume is not None:
         ckpt_path = str(last if resume == "auto" else Path(resume))
         if not Path(ckpt_path).is_file():
             raise InfomaxError(f"cannot resume: {ckpt_path} does not exist")
+        resumed = read_checkpoint(ckpt_path, mmap=True)
+        done = _epochs_done(resumed)
+        if done >= cfg.train.epochs and (run_dir / SUMMARY_FILE).is_file():
+            print(f"infomax: {ckpt_path} has finished {done} epochs already (train.epochs="
+                  f"{cfg.train.epochs}); nothing to do. Raise train.epochs to train longer",
+                  file=sys.stderr)
+            return run_dir
     elif last.exists() and not overwrite:
         raise InfomaxError(f"{run_dir} already holds a run; continue it with --resume, or "
                            f"choose another train.run_name (or --overwrite to start over)")
+    elif overwrite:
+        # Start over: no checkpoint, log or summary of the previous run may outlive it.
+        for name in ("tensorboard", "csv"):
+            shutil.rmtree(run_dir / name, ignore_errors=True)
+        for name in ("last.ckpt", "best.ckpt", SUMMARY_FILE):
+            (run_dir / name).unlink(missing_ok=True)
     run_dir.mkdir(parents=True, exist_ok=True)
-    cfg.save(run_dir / CONFIG_FILE)
 
     L.seed_everything(cfg.train.seed, workers=True, verbose=False)
     data = PretrainData(cfg.data, seed=cfg.train.seed)
     data.setup()
     model = build_method(cfg, data)
+    if resumed is not None:
+        _check_resumable(resumed, ckpt_path, cfg, model)
+    cfg.save(run_dir / CONFIG_FILE)
 
     t = cfg.train
     checkpoint = ModelCheckpoint(dirpath=run_dir, filename="best", monitor="val/linear_acc",
-                                 mode="max", save_last=True, enable_version_counter=False)
+                                 mode="max", save_top_k=1, enable_version_counter=False)
+    # last.ckpt at every epoch end. (Lightning's save_last rewrites it only at steps where a
+    # top-k checkpoint was written, so it would go stale once the accuracy stops rising.)
+    latest = ModelCheckpoint(dirpath=run_dir, filename="last", monitor=None, save_top_k=1,
+                             enable_version_counter=False)
+    keep = int(resumed.get("global_step", 0)) if resumed is not None else None
     loggers = [TensorBoardLogger(run_dir, name="tensorboard", version=""),
-               CSVLogger(run_dir, name="csv", version="")]
-    callbacks: list[Any] = [checkpoint]
+               _CSVLogger(run_dir, name="csv", version="", keep_before_step=keep)]
+    resumed = None  # the Trainer reads the checkpoint itself
+    callbacks: list[Any] = [checkpoint, latest]
     if progress:
         callbacks.append(_Progress())
     trainer = L.Trainer(
@@ -135,12 +233,17 @@ def config_from_run(run_dir: str | Path) -> Config:
 def check_devices(cfg: Config) -> None:
     """Refuse device requests the machine cannot meet, before any work starts."""
     acc, devices = cfg.train.accelerator, cfg.train.devices
+    if acc == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError("train.accelerator: 'mps' asked for but no Apple GPU is available; "
+                          "use train.accelerator=cpu or auto")
     if acc in ("gpu", "cuda") and not torch.cuda.is_available():
         raise ConfigError(f"train.accelerator: {acc!r} asked for but no CUDA GPU is visible; "
                           f"use train.accelerator=cpu or auto")
-    if acc in ("gpu", "cuda") and devices > torch.cuda.device_count():
+    # "auto" picks the GPUs where there are any (Lightning's choice), else the CPU.
+    on_gpu = acc in ("gpu", "cuda") or (acc == "auto" and torch.cuda.is_available())
+    if on_gpu and devices > torch.cuda.device_count():
         raise ConfigError(f"train.devices: {devices} asked for but {torch.cuda.device_count()} "
                           f"GPUs are visible")
-    if acc in ("auto", "cpu") and not torch.cuda.is_available() and devices > (os.cpu_count() or 1):
+    if (acc == "cpu" or (acc == "auto" and not on_gpu)) and devices > (os.cpu_count() or 1):
         raise ConfigError(f"train.devices: {devices} CPU processes asked for but this machine "
                           f"has {os.cpu_count()} cores")

@@ -128,8 +128,20 @@ class SSLMethod(L.LightningModule):
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self._pending_rng = checkpoint.get("rng_states")
+        trainer = self._trainer
+        if trainer is not None and trainer.state.fn == "fit":
+            # Resuming: restore now, before the Trainer builds the first train DataLoader
+            # iterator (Lightning does so before on_train_start). That iterator draws the
+            # shuffling seed and the worker base seed from the global RNG, as the
+            # uninterrupted run's next epoch does right after the checkpoint was written.
+            self._restore_rng()
 
     def on_train_start(self) -> None:
+        # A checkpoint loaded outside Trainer.fit (load_from_checkpoint, then fit): restore
+        # here. After a resume by Trainer.fit(ckpt_path=...) nothing is pending any more.
+        self._restore_rng()
+
+    def _restore_rng(self) -> None:
         states = getattr(self, "_pending_rng", None)
         if states:
             torch.set_rng_state(states["torch"])
@@ -138,4 +150,4 @@ class SSLMethod(L.LightningModule):
             random.setstate(states["python"])
             if states["cuda"] and torch.cuda.is_available():
                 torch.cuda.set_rng_state_all(states["cuda"])
-            self._pending_rng = None
+        self._pending_rng = None

@@ -1,0 +1,145 @@
+"""Shared fixtures: a small fake Fashion-MNIST in the real on-disk format, and an isolated
+data registry (no system copy of the data set, no download attempts)."""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import struct
+from pathlib import Path
+from urllib.error import URLError
+
+import numpy as np
+import pytest
+import torch
+
+from infomax.data import registry
+
+FAKE_TRAIN = 256
+FAKE_TEST = 64
+SIDE = 28
+
+# A tiny AMDIM for end-to-end runs on the fake data (seconds per epoch on 2 CPU cores).
+TINY = ["model.ndf=8", "model.n_rkhs=32", "model.n_depth=1", "data.batch_size=32",
+        "data.num_workers=0", "optim.warmup_steps=5", "train.log_every_n_steps=1",
+        "train.accelerator=cpu", "probe.epochs=2", "probe.milestones=[1]"]
+
+
+def pytest_configure(config):
+    # Two cores shared by the pytest-xdist workers (and whatever else runs): with one thread
+    # per process the small convolutions of the end-to-end tests run several times faster
+    # than with oversubscribed OpenMP threads.
+    torch.set_num_threads(1)
+
+
+def write_idx(path: Path, array: np.ndarray) -> None:
+    """An idx file of unsigned bytes (gzip'd when the name ends in .gz), as torchvision's
+    FashionMNIST/raw holds them: 0x00 0x00 0x08 ndim, big-endian dims, then the bytes."""
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    raw = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    raw += array.tobytes()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".gz":
+        with gzip.open(path, "wb") as f:
+            f.write(raw)
+    else:
+        path.write_bytes(raw)
+
+
+def class_templates(num_classes: int = 10, seed: int = 1234) -> np.ndarray:
+    """One blocky 28x28 pattern per class in [0, 1]: a class is told apart by where its
+    bright blocks are."""
+    rng = np.random.default_rng(seed)
+    coarse = (rng.random((num_classes, 7, 7)) < 0.35).astype(np.float32)
+    return coarse.repeat(4, axis=1).repeat(4, axis=2)
+
+
+def fake_images(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` uint8 images (n, 28, 28) and labels: each class's template, randomly dimmed
+    and shifted by a pixel, plus noise. Labels cycle through the classes, so every class is
+    present and balanced."""
+    rng = np.random.default_rng(seed)
+    templates = class_templates()
+    labels = (np.arange(n) % 10).astype(np.uint8)
+    rng.shuffle(labels)
+    images = np.empty((n, SIDE, SIDE), dtype=np.float32)
+    for i, y in enumerate(labels):
+        img = templates[y] * rng.uniform(150, 230)
+        img = np.roll(img, tuple(rng.integers(-1, 2, size=2)), axis=(0, 1))
+        images[i] = img + rng.normal(0, 25, (SIDE, SIDE))
+    return np.clip(images, 0, 255).astype(np.uint8), labels
+
+
+def write_fake_fmnist(root: Path, n_train: int = FAKE_TRAIN, n_test: int = FAKE_TEST,
+                      seed: int = 0) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """``<root>/FashionMNIST/raw/*-ubyte.gz``; returns {split: (images, labels)}."""
+    raw = Path(root) / "FashionMNIST" / "raw"
+    out = {}
+    parts = (("train", n_train, "train", seed), ("t10k", n_test, "test", seed + 1))
+    for prefix, n, split, s in parts:
+        images, labels = fake_images(n, s)
+        write_idx(raw / f"{prefix}-images-idx3-ubyte.gz", images)
+        write_idx(raw / f"{prefix}-labels-idx1-ubyte.gz", labels)
+        out[split] = (images, labels)
+    return out
+
+
+@contextlib.contextmanager
+def isolated_registry(mp: pytest.MonkeyPatch):
+    """No real system copy of any data set, no downloads, no remembered locations."""
+
+    def no_network(name, root):
+        raise URLError("no network in tests")
+
+    registry.forget_locations()
+    mp.setattr(registry, "SYSTEM_DIRS", {})
+    mp.setattr(registry, "_download", no_network)
+    mp.delenv(registry.ENV_VAR, raising=False)
+    try:
+        yield
+    finally:
+        registry.forget_locations()
+
+
+@pytest.fixture
+def fake_fmnist(tmp_path, monkeypatch) -> Path:
+    """The data root of a fake Fashion-MNIST (256 train, 64 test images)."""
+    root = tmp_path / "data"
+    write_fake_fmnist(root)
+    with isolated_registry(monkeypatch):
+        yield root
+
+
+@pytest.fixture(scope="session")
+def fake_fmnist_session(tmp_path_factory) -> Path:
+    """The same fake Fashion-MNIST, written once per test process (use it with a
+    module-scoped isolated registry, see ``module_registry``)."""
+    root = tmp_path_factory.mktemp("fmnist") / "data"
+    write_fake_fmnist(root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def module_registry():
+    """``isolated_registry`` for module-scoped fixtures."""
+    with pytest.MonkeyPatch.context() as mp, isolated_registry(mp):
+        yield
+
+
+def tiny_args(root: Path, out: Path, *extra: str) -> list[str]:
+    """``infomax pretrain`` arguments for a tiny run on the fake data in ``out``."""
+    return ["pretrain", "--preset", "fmnist-tiny", "--no-progress", "--data-dir", str(root),
+            "--out", str(out), "--name", "tiny", *TINY, *extra]
+
+
+@pytest.fixture(scope="session")
+def tiny_run(fake_fmnist_session, tmp_path_factory) -> Path:
+    """The run folder of a 2-epoch tiny pretraining on the fake data (trained once per
+    test process)."""
+    from infomax.cli import main
+
+    out = tmp_path_factory.mktemp("runs")
+    with pytest.MonkeyPatch.context() as mp, isolated_registry(mp):
+        rc = main(tiny_args(fake_fmnist_session, out, "train.epochs=2"))
+    assert rc == 0
+    return out / "tiny"

@@ -1,0 +1,216 @@
+"""The ``infomax`` command: every user error is one line on stderr and a non-zero exit
+status, never a traceback; the informational commands print what they should."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+import yaml
+
+from conftest import TINY, isolated_registry, tiny_args
+from infomax.cli import main
+from infomax.config import describe_keys, make_config, preset_names
+
+
+@pytest.fixture
+def env(tiny_run, fake_fmnist_session, tmp_path, monkeypatch):
+    """Paths the bad invocations use: a real run, damaged checkpoints, an empty data root."""
+    ckpt = tiny_run / "last.ckpt"
+    garbage = tmp_path / "garbage.ckpt"
+    garbage.write_bytes(os.urandom(4096))
+    truncated = tmp_path / "truncated.ckpt"
+    raw = ckpt.read_bytes()
+    truncated.write_bytes(raw[: len(raw) // 2])
+    foreign = tmp_path / "foreign.ckpt"
+    torch.save({"state_dict": {"w": torch.zeros(2)}, "epoch": 3}, foreign)
+    empty = tmp_path / "empty-data"
+    empty.mkdir()
+    bad_yaml = tmp_path / "bad.yaml"
+    bad_yaml.write_text("model: {ndf: [1, 2\n")
+    unknown_yaml = tmp_path / "unknown.yaml"
+    unknown_yaml.write_text("model: {depth: 3}\n")
+    with isolated_registry(monkeypatch):
+        yield {"ckpt": str(ckpt), "garbage": str(garbage), "truncated": str(truncated),
+               "foreign": str(foreign), "empty": str(empty), "data": str(fake_fmnist_session),
+               "runs": str(tiny_run.parent), "out": str(tmp_path / "runs"),
+               "bad_yaml": str(bad_yaml), "unknown_yaml": str(unknown_yaml),
+               "run_dir": tiny_run}
+
+
+def argv_of(tokens: list[str], e: dict) -> list[str]:
+    """``tokens`` with the paths of ``e`` filled in. PRETRAIN starts a tiny pretraining into
+    a fresh folder (these fail before training); RUN one into the folder of the shared run."""
+    args = [t.format(**e) for t in tokens]
+    if args[0] == "PRETRAIN":
+        return tiny_args(e["data"], e["out"], *args[1:])
+    if args[0] == "RUN":
+        return tiny_args(e["data"], e["runs"], *args[1:])
+    return args
+
+
+TOO_MANY_CPUS = (os.cpu_count() or 1) + 1
+
+# (id, command line, words the error line must hold)
+BAD = [
+    ("unknown-preset", ["pretrain", "--preset", "cifar11"], ["cifar11", "cifar10-small"]),
+    ("config-unknown-preset", ["config", "--preset", "nope"], ["nope", "fmnist-tiny"]),
+    ("unknown-key", ["PRETRAIN", "model.width=3"], ["model.width", "ndf"]),
+    ("unknown-top-key", ["config", "modle.ndf=3"], ["modle", "model"]),
+    ("negative-batch", ["PRETRAIN", "data.batch_size=-4"], ["data.batch_size", "-4"]),
+    ("bad-precision", ["config", "train.precision=64"], ["train.precision", "64", "bf16-mixed"]),
+    ("bad-bool", ["config", "model.use_bn=maybe"], ["model.use_bn", "maybe"]),
+    ("bad-list", ["config", "optim.milestones=[1,"], ["optim.milestones", "[1,"]),
+    ("decreasing-milestones", ["config", "optim.milestones=[5,3]"],
+     ["optim.milestones", "[5, 3]"]),
+    ("bad-number", ["config", "optim.lr=fast"], ["optim.lr", "fast"]),
+    ("negative-seed", ["PRETRAIN", "--seed", "-1"], ["train.seed", "-1"]),
+    ("override-without-equals", ["config", "model.ndf"], ["model.ndf", "key=value"]),
+    ("override-empty-key", ["config", "=3"], ["=3"]),
+    ("probe-missing-checkpoint", ["probe", "{out}/nope.ckpt"], ["nope.ckpt", "does not exist"]),
+    ("probe-garbage-checkpoint", ["probe", "{garbage}"], ["garbage.ckpt", "cannot be read"]),
+    ("probe-truncated-checkpoint", ["probe", "{truncated}"], ["truncated.ckpt", "cannot be read"]),
+    ("probe-foreign-checkpoint", ["probe", "{foreign}"], ["foreign.ckpt", "no infomax config"]),
+    ("probe-epochs-0", ["probe", "{ckpt}", "--epochs", "0"], ["--epochs", "0"]),
+    ("probe-negative-workers", ["probe", "{ckpt}", "--workers", "-1"], ["--workers", "-1"]),
+    ("probe-wrong-channels", ["probe", "{ckpt}", "--data", "cifar10", "--no-progress"],
+     ["cifar10", "3-channel", "1-channel"]),
+    ("probe-unwritable-output", ["probe", "{ckpt}", "-o", "/proc/infomax/p.json"],
+     ["/proc/infomax"]),
+    ("probe-unknown-data", ["probe", "{ckpt}", "--data", "imagenette"], ["imagenette"]),
+    ("unknown-data-set", ["PRETRAIN", "data.name=foo"], ["'foo'", "cifar10"]),
+    ("missing-cifar10", ["pretrain", "--preset", "cifar10-small", "--no-progress", "--data-dir",
+                         "{empty}", "--out", "{out}", "data.download=false"],
+     ["cifar10 not found", "empty-data", "download is turned off"]),
+    ("missing-imagefolder", ["PRETRAIN", "data.name=imagefolder:{empty}/nope"],
+     ["nope", "not found"]),
+    ("resume-missing-auto", ["PRETRAIN", "--resume"], ["cannot resume", "last.ckpt"]),
+    ("resume-missing-path", ["PRETRAIN", "--resume", "{out}/x/last.ckpt"],
+     ["cannot resume", "x/last.ckpt"]),
+    ("resume-garbage", ["PRETRAIN", "--resume", "{garbage}"], ["garbage.ckpt", "cannot be read"]),
+    ("resume-other-network", ["RUN", "model.ndf=16", "train.epochs=3", "--resume"],
+     ["cannot resume", "model.ndf: 8 there, 16 here", "config.yaml"]),
+    ("run-exists", ["RUN"], ["already holds a run", "--resume", "--overwrite"]),
+    ("too-many-cpu-devices", ["PRETRAIN", "train.accelerator=cpu",
+                              f"train.devices={TOO_MANY_CPUS}"],
+     ["train.devices", str(TOO_MANY_CPUS)]),
+    ("mps-missing", ["PRETRAIN", "train.accelerator=mps"], ["train.accelerator", "mps"]),
+    ("config-file-missing", ["pretrain", "--config", "{out}/c.yaml"], ["c.yaml", "does not exist"]),
+    ("config-file-bad-yaml", ["pretrain", "--config", "{bad_yaml}"], ["bad.yaml", "YAML"]),
+    ("config-file-unknown-key", ["pretrain", "--config", "{unknown_yaml}"], ["model.depth"]),
+    ("unwritable-out", ["PRETRAIN", "--out", "/proc/infomax-runs"], ["/proc/infomax-runs"]),
+    ("data-unknown", ["data", "imagenette"], ["imagenette"]),
+    ("data-missing", ["data", "mnist", "--data-dir", "{empty}", "--no-download"],
+     ["mnist not found", "empty-data"]),
+    ("argparse-bad-int", ["pretrain", "--seed", "abc"], ["--seed", "abc"]),
+    ("argparse-unknown-option", ["pretrain", "--bogus"], ["--bogus"]),
+    ("argparse-unknown-command", ["frobnicate"], ["frobnicate"]),
+    ("argparse-probe-no-checkpoint", ["probe"], ["checkpoint"]),
+]
+
+
+def run(argv, capfd):
+    rc = main(argv)
+    out, err = capfd.readouterr()
+    return rc, out, err
+
+
+@pytest.mark.parametrize("argv, words", [pytest.param(a, w, id=i) for i, a, w in BAD])
+def test_bad_invocations_fail_in_one_line(argv, words, env, capfd):
+    if "mps" in words and torch.backends.mps.is_available():
+        pytest.skip("this machine has an Apple GPU")
+    before = sorted(p.name for p in env["run_dir"].iterdir())
+    stamp = (env["run_dir"] / "last.ckpt").stat().st_mtime_ns
+    capfd.readouterr()
+    rc, out, err = run(argv_of(argv, env), capfd)
+    assert rc != 0
+    assert "Traceback" not in out + err
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("infomax: error: "), err
+    for word in words:
+        assert word in lines[0], (word, lines[0])
+    # The shared run is never touched by a refused command.
+    assert sorted(p.name for p in env["run_dir"].iterdir()) == before
+    assert (env["run_dir"] / "last.ckpt").stat().st_mtime_ns == stamp
+
+
+def test_at_least_fifteen_bad_invocations():
+    assert len(BAD) >= 15
+
+
+def test_gpu_requests_without_a_gpu(env, capfd):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    rc, out, err = run(argv_of(["PRETRAIN", "train.accelerator=gpu"], env), capfd)
+    assert rc != 0 and "Traceback" not in out + err
+    assert err.startswith("infomax: error: train.accelerator: 'gpu'") and err.count("\n") == 1
+
+
+def test_the_module_entry_point_exits_non_zero_without_traceback(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "infomax.cli", "config", "model.ndf=zero"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [
+        "infomax: error: model.ndf: expected an integer, got 'zero'"]
+    assert proc.stdout == ""
+
+
+# ----------------------------------------------------------------------------- good commands
+
+
+def test_presets_lists_every_preset(capfd):
+    rc, out, err = run(["presets"], capfd)
+    assert rc == 0 and err == ""
+    lines = out.splitlines()
+    assert [line.split()[0] for line in lines] == preset_names()
+    for line in lines:
+        cfg = make_config(line.split()[0])
+        assert cfg.data.name in line
+        assert f"ndf {cfg.model.ndf} " in line and f"n_rkhs {cfg.model.n_rkhs} " in line
+        assert f"depth {cfg.model.n_depth} " in line
+    assert any(line.startswith("cifar10-large") and "ndf 256" in line for line in lines)
+
+
+def test_config_keys_lists_every_key(capfd):
+    rc, out, err = run(["config", "--keys"], capfd)
+    assert rc == 0 and err == ""
+    assert out == describe_keys() + "\n"
+    assert "optim.lr = 0.0002" in out and "data.batch_size = 200" in out
+
+
+def test_config_prints_the_resolved_config(capfd):
+    rc, out, err = run(["config", "--preset", "cifar10-small", "model.ndf=64", "optim.lr=1e-3"],
+                       capfd)
+    assert rc == 0 and err == ""
+    data = yaml.safe_load(out)
+    assert data["preset"] == "cifar10-small"
+    assert data["model"] == {"ndf": 64, "n_rkhs": 1024, "n_depth": 10, "use_bn": False}
+    assert data["optim"]["lr"] == 1e-3 and data["data"]["name"] == "cifar10"
+    assert data == make_config("cifar10-small", ["model.ndf=64", "optim.lr=1e-3"]).to_dict()
+
+
+def test_config_without_preset_prints_the_defaults(capfd):
+    rc, out, err = run(["config"], capfd)
+    assert rc == 0 and yaml.safe_load(out) == make_config().to_dict()
+
+
+def test_data_shows_the_splits(fake_fmnist, capfd):
+    rc, out, err = run(["data", "fashion-mnist", "--data-dir", str(fake_fmnist), "--no-download"],
+                       capfd)
+    assert rc == 0, err
+    assert "fashion-mnist: 10 classes, 1-channel, 32 px" in out
+    assert "pretrain 256, train 256, test 64 images" in out
+
+
+def test_no_command_prints_help(capfd):
+    rc, out, err = run([], capfd)
+    assert rc == 2 and "pretrain" in out and "probe" in out
+
+
+def test_tiny_settings_are_valid():
+    cfg = make_config("fmnist-tiny", TINY)
+    assert (cfg.model.ndf, cfg.model.n_rkhs, cfg.model.n_depth) == (8, 32, 1)

@@ -1,0 +1,298 @@
+"""The typed config: defaults, presets, key=value overrides, validation, YAML round trip."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import yaml
+
+from infomax.config import (
+    Config,
+    config_from_dict,
+    describe_keys,
+    load_config_file,
+    load_preset_dict,
+    make_config,
+    parse_override,
+    preset_names,
+)
+from infomax.errors import ConfigError, InfomaxError
+
+PRESETS = {  # name: (ndf, n_rkhs, n_depth, data set)
+    "fmnist-tiny": (32, 256, 1, "fashion-mnist"),
+    "cifar10-small": (128, 1024, 10, "cifar10"),
+    "cifar10-large": (256, 2048, 10, "cifar10"),
+    "cifar100-small": (128, 1024, 10, "cifar100"),
+    "stl10": (192, 1536, 8, "stl10"),
+    "imagenet128-small": (192, 1536, 8, "imagefolder:imagenet"),
+    "imagenet128-large": (320, 2560, 10, "imagefolder:imagenet"),
+}
+
+
+def leaf_keys(obj, prefix=""):
+    """Every dotted key of a config, e.g. 'optim.lr'."""
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(value):
+            yield from leaf_keys(value, f"{prefix}{f.name}.")
+        else:
+            yield f"{prefix}{f.name}"
+
+
+def error_of(overrides, preset=None) -> str:
+    with pytest.raises(ConfigError) as err:
+        make_config(preset, overrides)
+    text = str(err.value)
+    assert "\n" not in text and text
+    return text
+
+
+# ----------------------------------------------------------------------------- defaults, presets
+
+
+def test_defaults_build_and_equal_the_dataclass_defaults():
+    cfg = make_config()
+    assert cfg == Config()
+    assert cfg.method == "amdim" and cfg.preset is None
+    assert cfg.data.name == "fashion-mnist" and cfg.data.batch_size == 200
+    assert (cfg.model.ndf, cfg.model.n_rkhs, cfg.model.n_depth) == (128, 1024, 3)
+    assert cfg.optim.lr == 2e-4 and cfg.optim.betas == [0.8, 0.999]
+    assert cfg.optim.milestones == [250, 280] and cfg.train.precision == "32"
+    assert str(cfg.run_dir) == "runs/run"
+    # Mutable defaults are not shared between instances.
+    a, b = Config(), Config()
+    a.optim.betas.append(0.5)
+    assert b.optim.betas == [0.8, 0.999]
+
+
+def test_preset_names():
+    assert preset_names() == sorted(PRESETS)
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_presets_load_with_the_spec_sizes(name):
+    cfg = make_config(name)
+    ndf, n_rkhs, depth, data = PRESETS[name]
+    assert (cfg.model.ndf, cfg.model.n_rkhs, cfg.model.n_depth) == (ndf, n_rkhs, depth)
+    assert cfg.data.name == data
+    assert cfg.preset == name and cfg.run_dir.name == name
+    assert load_preset_dict(name)["preset"] == name
+    # Every preset is complete in itself: what it sets is valid on its own.
+    assert config_from_dict(load_preset_dict(name)) == cfg
+
+
+def test_fmnist_tiny_reads_its_yaml_float():
+    # The preset writes "lr: 1.0e-3", a YAML 1.1 float.
+    assert make_config("fmnist-tiny").optim.lr == pytest.approx(1e-3)
+
+
+def test_unknown_preset_names_the_valid_ones():
+    text = error_of([], preset="cifar11")
+    assert "cifar11" in text
+    for name in PRESETS:
+        assert name in text
+
+
+# ----------------------------------------------------------------------------- overrides
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("model.ndf=64", {"model": {"ndf": 64}}),
+    ("optim.lr=0.5", {"optim": {"lr": 0.5}}),
+    ("optim.lr=1.0e-3", {"optim": {"lr": 1e-3}}),
+    ("optim.milestones=[1,2]", {"optim": {"milestones": [1, 2]}}),
+    ("optim.milestones=[]", {"optim": {"milestones": []}}),
+    ("train.run_name=null", {"train": {"run_name": None}}),
+    ("train.run_name=", {"train": {"run_name": None}}),
+    ("model.use_bn=true", {"model": {"use_bn": True}}),
+    ("model.use_bn=false", {"model": {"use_bn": False}}),
+    ("data.name=imagefolder:/a=b", {"data": {"name": "imagefolder:/a=b"}}),
+    ("train.run_name=x y", {"train": {"run_name": "x y"}}),
+    ("method=amdim", {"method": "amdim"}),
+])
+def test_parse_override_reads_yaml_values(text, expected):
+    assert parse_override(text) == expected
+
+
+@pytest.mark.parametrize("text, value", [
+    ("optim.lr=1e-3", 1e-3),  # YAML 1.1 reads this as the string "1e-3"
+    ("optim.lr=1E-3", 1e-3),
+    ("optim.lr=1.0e-3", 1e-3),
+    ("optim.lr=1.0e3", 1000.0),  # another YAML 1.1 string (no exponent sign)
+    ("optim.lr=5e-4", 5e-4),
+    ("optim.lr=2", 2.0),
+    ("optim.lr=.25", 0.25),
+    ("optim.lr=+3e-4", 3e-4),
+])
+def test_float_overrides_in_every_spelling(text, value):
+    cfg = make_config(None, [text])
+    assert isinstance(cfg.optim.lr, float) and cfg.optim.lr == pytest.approx(value, rel=1e-12)
+
+
+def test_floats_in_lists_and_files_in_exponent_notation(tmp_path):
+    cfg = make_config(None, ["optim.betas=[9e-1, 0.99]"])
+    assert cfg.optim.betas == [0.9, 0.99]
+    path = tmp_path / "c.yaml"
+    path.write_text("optim:\n  lr: 3e-4\n  eps: 1e-6\n")
+    cfg = config_from_dict(load_config_file(path))
+    assert (cfg.optim.lr, cfg.optim.eps) == (3e-4, 1e-6)
+
+
+def test_a_number_looking_string_stays_a_string_for_string_keys():
+    assert make_config(None, ["train.run_name=1e-3"]).train.run_name == "1e-3"
+    assert make_config(None, ["train.precision=32"]).train.precision == "32"
+
+
+def test_overrides_apply_in_order_on_top_of_the_preset():
+    cfg = make_config("cifar10-small", ["model.ndf=64", "train.epochs=3", "model.ndf=96",
+                                        "optim.milestones=[1, 2]"])
+    assert cfg.model.ndf == 96 and cfg.model.n_rkhs == 1024 and cfg.model.n_depth == 10
+    assert cfg.train.epochs == 3 and cfg.optim.milestones == [1, 2]
+    assert cfg.data.name == "cifar10" and cfg.preset == "cifar10-small"
+
+
+def test_override_needs_key_and_equals():
+    for text in ("model.ndf", "=3", "model..ndf=3", ".ndf=3"):
+        with pytest.raises(ConfigError) as err:
+            parse_override(text)
+        assert text in str(err.value)
+
+
+# ----------------------------------------------------------------------------- refusals
+
+
+def test_unknown_top_level_key_names_the_valid_keys():
+    text = error_of(["modle.ndf=3"])
+    assert "'modle'" in text and "top level" in text
+    for key in ("method", "preset", "data", "model", "loss", "optim", "train", "probe"):
+        assert key in text
+
+
+def test_unknown_nested_key_names_the_valid_keys_of_its_section():
+    text = error_of(["model.width=3"])
+    assert "'model.width'" in text
+    for key in ("ndf", "n_rkhs", "n_depth", "use_bn"):
+        assert key in text
+    assert "batch_size" not in text  # only the keys of the section
+    text = error_of(["optim.lr.x=1"])
+    assert "optim.lr" in text
+
+
+@pytest.mark.parametrize("override, words", [
+    ("data.batch_size=-4", ["data.batch_size", "-4", ">= 2"]),
+    ("data.batch_size=1", ["data.batch_size", "1", ">= 2"]),
+    ("data.batch_size=2.5", ["data.batch_size", "2.5", "integer"]),
+    ("data.batch_size=true", ["data.batch_size", "True", "integer"]),
+    ("data.batch_size=null", ["data.batch_size", "None"]),
+    ("train.epochs=0", ["train.epochs", "0", ">= 1"]),
+    ("train.epochs=ten", ["train.epochs", "ten"]),
+    ("train.precision=64", ["train.precision", "64", "bf16-mixed", "16-mixed"]),
+    ("train.accelerator=tpu", ["train.accelerator", "tpu", "cuda"]),
+    ("data.augment=heavy", ["data.augment", "heavy", "strong"]),
+    ("method=simclr", ["method", "simclr", "amdim"]),
+    ("model.use_bn=maybe", ["model.use_bn", "maybe", "true or false"]),
+    ("model.use_bn=1", ["model.use_bn", "1", "true or false"]),
+    ("optim.lr=fast", ["optim.lr", "fast", "number"]),
+    ("optim.lr=-1e-3", ["optim.lr", "-0.001", ">= 0"]),
+    ("optim.lr=.nan", ["optim.lr", "nan", "finite"]),
+    ("optim.lr=.inf", ["optim.lr", "inf", "finite"]),
+    ("optim.betas=[0.9]", ["optim.betas", "0.9", "two numbers"]),
+    ("optim.betas=[0.9, 1.0]", ["optim.betas", "1.0", "[0, 1)"]),
+    ("optim.betas=0.9", ["optim.betas", "0.9", "list"]),
+    ("optim.milestones=[1,", ["optim.milestones", "[1,", "list"]),
+    ("optim.milestones=[1, x]", ["optim.milestones[1]", "x", "integer"]),
+    ("optim.milestones=[5, 3]", ["optim.milestones", "[5, 3]", "increasing"]),
+    ("optim.milestones=[0, 3]", ["optim.milestones", "[0, 3]", ">= 1"]),
+    ("probe.milestones=[20, 10]", ["probe.milestones", "[20, 10]", "increasing"]),
+    ("train.seed=-1", ["train.seed", "-1"]),
+    ("train.seed=4294967296", ["train.seed", "4294967296"]),
+    ("data.pretrain_subset=1", ["data.pretrain_subset", "1", ">= 2"]),
+    ("data=5", ["data", "5", "mapping"]),
+    ("train.devices=0", ["train.devices", "0", ">= 1"]),
+])
+def test_bad_values_name_key_and_value(override, words):
+    text = error_of([override])
+    for word in words:
+        assert word in text, (word, text)
+
+
+def test_good_edge_values_are_accepted():
+    cfg = make_config(None, ["data.batch_size=2", "train.seed=4294967295", "train.seed=0",
+                             "optim.milestones=[1]", "loss.tclip=0", "optim.lr=0",
+                             "data.pretrain_subset=null", "train.max_minutes=0.5"])
+    assert cfg.data.batch_size == 2 and cfg.train.seed == 0 and cfg.loss.tclip == 0.0
+    assert cfg.train.max_minutes == 0.5 and isinstance(cfg.optim.lr, float)
+
+
+def test_config_errors_are_infomax_errors():
+    assert issubclass(ConfigError, InfomaxError)
+
+
+def test_config_from_dict_refuses_non_mappings():
+    with pytest.raises(ConfigError, match="config: expected a mapping"):
+        config_from_dict([1, 2])
+    with pytest.raises(ConfigError, match="model: expected a mapping"):
+        config_from_dict({"model": [1]})
+
+
+# ----------------------------------------------------------------------------- files
+
+
+def test_yaml_round_trip(tmp_path):
+    cfg = make_config("stl10", ["optim.lr=1e-3", "train.max_minutes=2.5", "model.use_bn=true",
+                                "data.val_subset=100", "train.run_name=x"])
+    path = tmp_path / "config.yaml"
+    cfg.save(path)
+    back = config_from_dict(load_config_file(path))
+    assert back == cfg
+    assert back.to_yaml() == cfg.to_yaml()
+    assert yaml.safe_load(cfg.to_yaml()) == cfg.to_dict()
+    # and as the base of make_config, the way --config uses it
+    assert make_config(None, [], base=load_config_file(path)) == cfg
+
+
+def test_round_trip_of_every_preset():
+    for name in PRESETS:
+        cfg = make_config(name)
+        assert config_from_dict(yaml.safe_load(cfg.to_yaml())) == cfg
+
+
+def test_config_file_errors(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config_file(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: {ndf: [1, 2\n")
+    with pytest.raises(ConfigError) as err:
+        load_config_file(bad)
+    assert str(bad) in str(err.value) and "YAML" in str(err.value)
+    assert "\n" not in str(err.value)
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(bytes(range(128, 256)))
+    with pytest.raises(ConfigError, match="cannot be read"):
+        load_config_file(binary)
+    with pytest.raises(ConfigError, match="cannot be read"):
+        load_config_file(tmp_path)  # a folder
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("")
+    assert config_from_dict(load_config_file(empty)) == Config()
+
+
+# ----------------------------------------------------------------------------- describe_keys
+
+
+def test_describe_keys_lists_every_key_with_its_default():
+    text = describe_keys()
+    lines = text.splitlines()
+    described = [line.split(" = ")[0] for line in lines]
+    assert described == list(leaf_keys(Config()))
+    assert len(described) == len(set(described))
+    defaults = Config()
+    for line in lines:
+        key, rest = line.split(" = ", 1)
+        obj = defaults
+        for part in key.split("."):
+            obj = getattr(obj, part)
+        assert rest.split("  # ")[0] == repr(obj), line
+    assert any("optim.lr = 0.0002" == line for line in lines)
+    assert any(line.startswith("train.precision = '32'") and "bf16-mixed" in line for line in lines)
