@@ -215,7 +215,10 @@ def pretrain(cfg: Config, resume: str | None = None, progress: bool = True,
         raise InfomaxError(f"training was interrupted; continue with "
                            f"'infomax pretrain --resume {last}'")
     summary = {
-        "run_dir": str(run_dir), "epochs": trainer.current_epoch, "steps": trainer.global_step,
+        "run_dir": str(run_dir),
+        # Whole epochs finished; a max_minutes stop can end a run inside an epoch.
+        "epochs": trainer.fit_loop.epoch_progress.current.completed,
+        "steps": trainer.global_step,
         "seconds": round(time.time() - start, 1),
         "last_checkpoint": str(last),
         "best_checkpoint": checkpoint.best_model_path or None,
