@@ -115,7 +115,7 @@ def _pretrain(args: argparse.Namespace) -> int:
     print(f"run folder:      {run_dir}")
     print(f"last checkpoint: {summary['last_checkpoint']}")
     if summary["best_checkpoint"]:
-        print(f"best checkpoint: {summary['best_checkpoint']}")
+        print(f"best checkpoint: {run_dir / Path(summary['best_checkpoint']).name}")
     if online:
         print("online probes:   " + ", ".join(f"{k.split('/')[1]} {100 * v:.2f}%"
                                                   for k, v in sorted(online.items())))
