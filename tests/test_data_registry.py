@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import gzip
 import os
 import pickle
-import struct
 from pathlib import Path
 from urllib.error import URLError
 
@@ -23,6 +21,7 @@ from infomax.data.registry import (
     resolve_data_root,
 )
 from infomax.errors import ConfigError, DataNotFoundError, InfomaxError
+from conftest import write_idx
 
 REAL_DOWNLOAD = registry._download  # taken before the autouse fixture replaces it
 
@@ -42,18 +41,6 @@ def _fresh_registry(monkeypatch):
 
 
 # ----------------------------------------------------------------------------- file writers
-
-
-def write_idx(path: Path, array: np.ndarray) -> None:
-    """An idx file of unsigned bytes, gzip'd when the name ends in .gz."""
-    array = np.ascontiguousarray(array, dtype=np.uint8)
-    raw = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape) + array.tobytes()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix == ".gz":
-        with gzip.open(path, "wb") as f:
-            f.write(raw)
-    else:
-        path.write_bytes(raw)
 
 
 def write_mnist(directory: Path, seed: int, n_train: int = 7, n_test: int = 5, gz: bool = True):
