@@ -125,22 +125,12 @@ def _pretrain(args: argparse.Namespace) -> int:
 
 
 def _probe(args: argparse.Namespace) -> int:
-    import dataclasses
-
     from infomax.engine.probe import run_probe
-    from infomax.engine.train import load_method
 
-    probe_cfg = None
     if args.workers is not None and args.workers < 0:
         raise InfomaxError(f"--workers: {args.workers} must be >= 0")
-    if args.epochs is not None:
-        if args.epochs < 1:
-            raise InfomaxError(f"--epochs: {args.epochs} must be >= 1")
-        base = load_method(args.checkpoint).cfg.probe
-        ms = [m for m in base.milestones if m < args.epochs]
-        probe_cfg = dataclasses.replace(base, epochs=args.epochs, milestones=ms)
     res = run_probe(args.checkpoint, data=args.data, data_dir=args.data_dir, mlp=args.mlp,
-                    pixel_baseline=args.pixel_baseline, probe_cfg=probe_cfg,
+                    pixel_baseline=args.pixel_baseline, epochs=args.epochs,
                     num_workers=args.workers, progress=not args.no_progress, out=args.output)
     print(f"data: {res['data']} ({res['train_images']} train / {res['test_images']} test "
           f"images, {res['feature_dim']}-d features)")

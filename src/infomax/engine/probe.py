@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -27,11 +28,16 @@ class PixelView:
 
 def run_probe(checkpoint: str | Path, data: str | None = None, data_dir: str | None = None,
               mlp: bool = False, pixel_baseline: bool = False,
-              probe_cfg: ProbeConfig | None = None, batch_size: int = 256,
+              probe_cfg: ProbeConfig | None = None, epochs: int | None = None,
+              batch_size: int = 256,
               num_workers: int | None = None, progress: bool = True,
               out: str | Path | None = None) -> dict[str, Any]:
     """Extract frozen global features of the train and test splits (test-time views, every
-    image), train the probes, write ``probe.json`` beside the checkpoint and return it."""
+    image), train the probes, write ``probe.json`` beside the checkpoint and return it.
+    ``epochs`` shortens or lengthens the classifier schedule, keeping the milestones that
+    fall inside it."""
+    if epochs is not None and epochs < 1:
+        raise ConfigError(f"--epochs: {epochs} must be >= 1")
     start = time.time()
     ckpt = Path(checkpoint)
     model = load_method(ckpt)
@@ -46,20 +52,29 @@ def run_probe(checkpoint: str | Path, data: str | None = None, data_dir: str | N
             f"data set {name} gives {info.channels}-channel {info.image_size} px views but the "
             f"encoder takes {model.in_channels}-channel {model.image_size} px input")
     probe_cfg = probe_cfg or cfg.probe
+    if epochs is not None:
+        probe_cfg = dataclasses.replace(probe_cfg, epochs=epochs,
+                                        milestones=[m for m in probe_cfg.milestones if m < epochs])
     workers = cfg.data.num_workers if num_workers is None else num_workers
-    view = test_view(info)
-    train = build_dataset(name, "train", root, view, cfg.data.download)
-    test = build_dataset(name, "test", root, view, cfg.data.download)
     encoder = model.encoder.eval()
     if cfg.train.channels_last:
         encoder.to(memory_format=torch.channels_last)
-    kw = dict(batch_size=batch_size, num_workers=workers, progress=progress,
-              channels_last=cfg.train.channels_last)
-    xtr, ytr = extract_features(encoder.embed, train, desc="train features", **kw)
-    xte, yte = extract_features(encoder.embed, test, desc="test features", **kw)
+
+    def features(embed: Any, transform: Any, what: str, channels_last: bool) -> tuple:
+        """(train x, train y, test x, test y) of ``embed`` over every image of both splits."""
+        out = []
+        for split in ("train", "test"):
+            dataset = build_dataset(name, split, root, transform, cfg.data.download)
+            out += extract_features(embed, dataset, batch_size=batch_size, num_workers=workers,
+                                    desc=f"{split} {what}", progress=progress,
+                                    channels_last=channels_last)
+        return tuple(out)
+
+    xtr, ytr, xte, yte = features(encoder.embed, test_view(info), "features",
+                                  cfg.train.channels_last)
     result: dict[str, Any] = {
-        "checkpoint": str(ckpt), "data": name, "train_images": len(train),
-        "test_images": len(test), "feature_dim": xtr.shape[1],
+        "checkpoint": str(ckpt), "data": name, "train_images": len(ytr),
+        "test_images": len(yte), "feature_dim": xtr.shape[1],
         "protocol": {"epochs": probe_cfg.epochs, "milestones": probe_cfg.milestones,
                      "lr": probe_cfg.lr, "batch_size": probe_cfg.batch_size,
                      "features": "frozen global vector, test-time views, standardized"},
@@ -69,11 +84,7 @@ def run_probe(checkpoint: str | Path, data: str | None = None, data_dir: str | N
         result[kind] = train_probe(xtr, ytr, xte, yte, info.num_classes, probe_cfg, kind,
                                    seed=cfg.train.seed, progress=progress).as_dict()
     if pixel_baseline:
-        ptr = build_dataset(name, "train", root, PixelView(), cfg.data.download)
-        pte = build_dataset(name, "test", root, PixelView(), cfg.data.download)
-        pkw = dict(kw, channels_last=False)
-        pxtr, pytr = extract_features(torch.nn.Identity(), ptr, desc="train pixels", **pkw)
-        pxte, pyte = extract_features(torch.nn.Identity(), pte, desc="test pixels", **pkw)
+        pxtr, pytr, pxte, pyte = features(torch.nn.Identity(), PixelView(), "pixels", False)
         result["pixels"] = train_probe(pxtr, pytr, pxte, pyte, info.num_classes, probe_cfg,
                                        "linear", seed=cfg.train.seed,
                                        progress=progress).as_dict()
