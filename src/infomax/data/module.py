@@ -52,11 +52,6 @@ class PretrainData(L.LightningDataModule):
                                 self.cfg.download)
             self._val = fixed_subset(val, self.cfg.val_subset, self.seed)
 
-    @property
-    def train_set(self) -> Dataset:
-        self.setup()
-        return self._train
-
     def _loader(self, dataset: Dataset, train: bool) -> DataLoader:
         # Workers are not persistent: each epoch's workers take fresh seeds from the main
         # process's RNG, which travels in checkpoints, so a resumed run draws the same

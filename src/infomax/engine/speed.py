@@ -36,7 +36,6 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from infomax.config import Config
 from infomax.data.registry import dataset_info
-from infomax.losses import clipped_cross_entropy
 from infomax.methods import METHODS, SSLMethod
 
 __all__ = [
@@ -273,23 +272,11 @@ def _random_batch(cfg: Config, batch_size: int, device: torch.device,
     return (x1, x2), labels
 
 
-def _losses(model: SSLMethod, batch: Any) -> tuple[Tensor, Tensor]:
-    """The loss arithmetic of ``SSLMethod.training_step``, replicated here because that
-    method calls ``self.log`` (which needs a Trainer): the method's own ``ssl_step``, its
-    online probes on the (detached) global features, and ``clipped_cross_entropy`` summed
-    over the probes. Returns (self-supervised loss, probe loss); training minimises their
-    sum. Only the logging and the probes' accuracies are left out."""
-    loss, _logs, feats, labels = model.ssl_step(batch)
-    logits = model.probes(feats)
-    probe_loss = sum(clipped_cross_entropy(z, labels) for z in logits.values())
-    return loss, probe_loss
-
-
 def _train_step(model: SSLMethod, opt: Any, sched: Any, batch: Any,
                 autocast: Callable[[], contextlib.AbstractContextManager]) -> Tensor:
     """One full update as Lightning's automatic optimization runs it."""
     with autocast():
-        loss, probe_loss = _losses(model, batch)
+        loss, probe_loss = model.compute_losses(batch)[:2]
         total = loss + probe_loss
     total.backward()
     opt.step()
@@ -338,7 +325,7 @@ def _count_step_flops(model: SSLMethod, opt: Any, sched: Any, batch: Any,
         with _flops_inside(model.encoder, fwd, enc_fwd) as enc_outs, \
                 _flops_inside(model.probes, fwd, probe_fwd):
             with autocast():
-                loss, probe_loss = _losses(model, batch)
+                loss, probe_loss = model.compute_losses(batch)[:2]
                 total = loss + probe_loss
     fwd_total = fwd.get_total_flops()
 
@@ -512,7 +499,7 @@ def _scaled_train_step(model: SSLMethod, opt: _ScaledOptimizer, sched: Any, batc
                        autocast: Callable[[], contextlib.AbstractContextManager]) -> Tensor:
     """``_train_step`` with float16 loss scaling."""
     with autocast():
-        loss, probe_loss = _losses(model, batch)
+        loss, probe_loss = model.compute_losses(batch)[:2]
         total = loss + probe_loss
     opt.scaler.scale(total).backward()
     opt.step()

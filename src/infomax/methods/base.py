@@ -71,10 +71,17 @@ class SSLMethod(L.LightningModule):
             return x.contiguous(memory_format=torch.channels_last)
         return x
 
-    def training_step(self, batch: Any, batch_idx: int) -> Tensor:
+    def compute_losses(self, batch: Any) -> tuple[Tensor, Tensor, dict[str, Tensor],
+                                                  dict[str, Tensor], Tensor]:
+        """(self-supervised loss, probe loss, named loss terms, probe logits, labels) of one
+        batch; an update minimises the sum of the two losses. Needs no Trainer."""
         loss, logs, feats, labels = self.ssl_step(batch)
         logits = self.probes(feats)
         probe_loss = sum(clipped_cross_entropy(z, labels) for z in logits.values())
+        return loss, probe_loss, logs, logits, labels
+
+    def training_step(self, batch: Any, batch_idx: int) -> Tensor:
+        loss, probe_loss, logs, logits, labels = self.compute_losses(batch)
         bs = labels.shape[0]
         self.log("train/loss", loss, prog_bar=True, batch_size=bs)
         for k, v in logs.items():
