@@ -4,6 +4,7 @@ test-time views of the test split for the online probes."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import torch
@@ -32,6 +33,13 @@ def fixed_subset(dataset: Dataset, n: int | None, seed: int) -> Dataset:
 
 
 class PretrainData(L.LightningDataModule):
+    """Pretraining batches ``((x1, x2), y)`` and test-view validation batches ``(x, y)``.
+
+    With ``cfg.augment_device`` the workers only crop and flip (uint8 views) and the
+    photometric part runs on the training batches after their transfer to the device
+    (``on_after_batch_transfer``), batched with per-sample parameters (``DevicePhotometric``).
+    """
+
     def __init__(self, cfg: DataConfig, seed: int = 0, pin_memory: bool | None = None) -> None:
         super().__init__()
         self.cfg = cfg
@@ -42,10 +50,16 @@ class PretrainData(L.LightningDataModule):
         self.pin_memory = torch.cuda.is_available() if pin_memory is None else pin_memory
         self._train: Dataset | None = None
         self._val: Dataset | None = None
+        self.device_augment: Any = None
+        if cfg.augment_device:
+            from infomax.data.device_views import DevicePhotometric  # imports kornia
+
+            self.device_augment = DevicePhotometric(self.info, strong=cfg.augment == "strong")
 
     def setup(self, stage: str | None = None) -> None:
         if self._train is None:
-            views = TwoViews(self.info, strong=self.cfg.augment == "strong")
+            views = TwoViews(self.info, strong=self.cfg.augment == "strong",
+                             photometric=not self.cfg.augment_device)
             train = build_dataset(self.name, "pretrain", self.root, views, self.cfg.download)
             self._train = fixed_subset(train, self.cfg.pretrain_subset, self.seed)
             val = build_dataset(self.name, "test", self.root, test_view(self.info),
@@ -67,3 +81,14 @@ class PretrainData(L.LightningDataModule):
     def val_dataloader(self) -> DataLoader:
         self.setup()
         return self._loader(self._val, train=False)
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        """With ``augment_device``: the photometric part of both views of a training batch,
+        on the batch's device. Validation batches (normalized test views) pass unchanged."""
+        aug = self.device_augment
+        if aug is None or self.trainer is None or not self.trainer.training:
+            return batch
+        (x1, x2), y = batch
+        if aug.mean.device != x1.device:
+            aug.to(x1.device)
+        return (aug(x1), aug(x2)), y

@@ -9,7 +9,9 @@ grayscale sets, then a random translation or random resized crop, all on uint8) 
 photometric part (``photometric_view``: optional RandAugment, color jitter with p = 0.8,
 random grayscale with p = 0.25 for 3-channel data, scaling to [0, 1] and normalization).
 The horizontal flip is not part of a single view: ``TwoViews`` draws it once per image and
-applies it before both views.
+applies it before both views. ``TwoViews(info, photometric=False)`` stops after the geometric
+part (uint8 views); ``infomax.data.device_views.DevicePhotometric`` then runs the photometric
+part batched on the accelerator.
 
 All transforms are module-level classes, so they pickle for DataLoader workers.
 """
@@ -149,14 +151,20 @@ test_view.__test__ = False
 
 
 class TwoViews:
-    """The pretraining transform: one flip decision per image, then two independent views."""
+    """The pretraining transform: one flip decision per image, then two independent views.
 
-    def __init__(self, info: DatasetInfo, strong: bool = False):
+    With ``photometric=False`` the views are only the geometric part (``geometric_view``):
+    uint8 (C, S, S) tensors, for a photometric part run later on the batch
+    (``infomax.data.device_views.DevicePhotometric``); ``strong`` then has no effect here.
+    """
+
+    def __init__(self, info: DatasetInfo, strong: bool = False, photometric: bool = True):
         self.info = info
         self.strong = strong
+        self.photometric = photometric
         self.flip_p = FLIP_P
         self.to_image = AsImageTensor()
-        self.view = train_view(info, strong)
+        self.view = train_view(info, strong) if photometric else geometric_view(info)
 
     def __call__(self, img) -> tuple[torch.Tensor, torch.Tensor]:
         img = self.to_image(img)
