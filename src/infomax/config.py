@@ -39,6 +39,10 @@ class DataConfig:
     batch_size: int = _f(200, min=2, help="images per step (per process)")
     num_workers: int = _f(2, min=0, help="DataLoader worker processes")
     augment: str = _f("plain", choices=("plain", "strong"), help="strong adds RandAugment")
+    augment_device: bool = _f(False, help="run the photometric part of the views (jitter, "
+                                          "grayscale, normalization, RandAugment) batched on the "
+                                          "accelerator with kornia, per-sample random parameters; "
+                                          "workers only crop and flip")
     pretrain_subset: int | None = _f(None, min=2, help="use only this many pretraining "
                                                        "images (a fixed random subset)")
     val_subset: int | None = _f(None, min=1, help="evaluate the online probes on this many "
@@ -77,7 +81,13 @@ class TrainConfig:
     seed: int = _f(0)
     precision: str = _f("32", choices=("32", "bf16-mixed", "16-mixed"))
     accelerator: str = _f("auto", choices=("auto", "cpu", "gpu", "cuda", "mps"))
-    devices: int = _f(1, min=1)
+    devices: int = _f(1, min=1, help="processes per node (GPUs, or CPU processes)")
+    num_nodes: int = _f(1, min=1, help="machines (multi-node DDP under torchrun or SLURM)")
+    strategy: str = _f("auto", choices=("auto", "ddp", "ddp_spawn", "ddp_notebook"),
+                       help="Lightning strategy; auto is DDP when devices * num_nodes > 1")
+    sync_batchnorm: bool = _f(True, help="BatchNorm statistics over the global batch when "
+                                         "there are several processes (false: per process)")
+    compile: bool = _f(False, help="torch.compile the encoder")
     channels_last: bool = _f(True, help="NHWC memory layout (faster convolutions)")
     out_dir: str = _f("runs", help="runs are written to out_dir/run_name")
     run_name: str | None = _f(None, help="default: the preset name")

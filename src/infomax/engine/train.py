@@ -17,6 +17,7 @@ from typing import Any
 
 import lightning as L
 import torch
+from lightning.fabric.utilities.rank_zero import rank_zero_only
 from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
@@ -147,11 +148,21 @@ class _Progress(TQDMProgressBar):
         return items
 
 
+def is_main_process() -> bool:
+    """False in the extra processes of a multi-process run (Lightning's DDP relaunches the
+    command once per device; torchrun and SLURM set RANK / SLURM_PROCID before start)."""
+    return getattr(rank_zero_only, "rank", 0) == 0
+
+
 def pretrain(cfg: Config, resume: str | None = None, progress: bool = True,
              overwrite: bool = False) -> Path:
     """Train ``cfg`` and return its run directory (config.yaml, last.ckpt, best.ckpt, logs,
-    summary.json). ``resume`` is a checkpoint path or ``"auto"`` for the run's last.ckpt."""
+    summary.json). ``resume`` is a checkpoint path or ``"auto"`` for the run's last.ckpt.
+
+    Under data parallelism every process calls this; only the main one checks, prepares
+    and writes the run folder, and only it writes summary.json."""
     _quiet_lightning()
+    main = is_main_process()
     run_dir = cfg.run_dir
     last = run_dir / "last.ckpt"
     ckpt_path: str | None = None
@@ -167,10 +178,10 @@ def pretrain(cfg: Config, resume: str | None = None, progress: bool = True,
                   f"{cfg.train.epochs}); nothing to do. Raise train.epochs to train longer",
                   file=sys.stderr)
             return run_dir
-    elif last.exists() and not overwrite:
+    elif last.exists() and not overwrite and main:
         raise InfomaxError(f"{run_dir} already holds a run; continue it with --resume, or "
                            f"choose another train.run_name (or --overwrite to start over)")
-    elif overwrite:
+    elif overwrite and main:
         # Start over: no checkpoint, log or summary of the previous run may outlive it.
         for name in ("tensorboard", "csv"):
             shutil.rmtree(run_dir / name, ignore_errors=True)
@@ -184,7 +195,8 @@ def pretrain(cfg: Config, resume: str | None = None, progress: bool = True,
     model = build_method(cfg, data)
     if resumed is not None:
         _check_resumable(resumed, ckpt_path, cfg, model)
-    cfg.save(run_dir / CONFIG_FILE)
+    if main:
+        cfg.save(run_dir / CONFIG_FILE)
 
     t = cfg.train
     checkpoint = ModelCheckpoint(dirpath=run_dir, filename="best", monitor="val/linear_acc",
@@ -204,6 +216,7 @@ def pretrain(cfg: Config, resume: str | None = None, progress: bool = True,
         max_epochs=t.epochs,
         max_time=timedelta(minutes=t.max_minutes) if t.max_minutes else None,
         precision=t.precision, accelerator=t.accelerator, devices=t.devices,
+        num_nodes=t.num_nodes, strategy=t.strategy,  # global BatchNorm: SSLMethod.setup
         log_every_n_steps=t.log_every_n_steps,
         limit_train_batches=t.limit_train_batches,
         callbacks=callbacks, logger=loggers, default_root_dir=run_dir,
@@ -214,6 +227,8 @@ def pretrain(cfg: Config, resume: str | None = None, progress: bool = True,
     if trainer.interrupted:
         raise InfomaxError(f"training was interrupted; continue with "
                            f"'infomax pretrain --resume {last}'")
+    if not trainer.is_global_zero:
+        return run_dir
     summary = {
         "run_dir": str(run_dir),
         # Whole epochs finished; a max_minutes stop can end a run inside an epoch.

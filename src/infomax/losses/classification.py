@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -13,7 +14,8 @@ def clipped_cross_entropy(logits: Tensor, labels: Tensor, clip: float = 10.0,
                           reg_coef: float = 1e-3, ignore_index: int = -1) -> Tensor:
     """Mean cross entropy of ``clip * tanh(logits / clip)`` over labelled rows (label
     ``ignore_index`` marks unlabelled images), plus ``reg_coef * mean(logits^2)``."""
-    logits = logits.float()
+    if logits.dtype in (torch.float16, torch.bfloat16):
+        logits = logits.float()  # the cost in fp32 under mixed precision
     reg = reg_coef * logits.square().mean()
     if (labels != ignore_index).any():
         xent = F.cross_entropy(tanh_clip(logits, clip), labels, ignore_index=ignore_index)

@@ -7,9 +7,29 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from infomax.dist import gather_targets, world_size
 from infomax.losses import amdim_multiscale_loss
 from infomax.methods.base import SSLMethod
-from infomax.nn.amdim import AMDIMEncoder
+from infomax.nn.amdim import AMDIMEncoder, EncoderOutput
+
+
+def gather_local_targets(o1: EncoderOutput, o2: EncoderOutput
+                         ) -> tuple[EncoderOutput, EncoderOutput, int]:
+    """The 5x5 and 7x7 maps of both views gathered over all processes (one collective),
+    as target EncoderOutputs, and this process's offset in them. One process: as given."""
+    if world_size() == 1:
+        return o1, o2, 0
+    d, h5, w5 = o1.local5.shape[1:]
+    h7, w7 = o1.local7.shape[2:]
+    # (B, 2, D, 25 + 49): both views, both scales, packed for a single all_gather.
+    packed = torch.stack([torch.cat([o.local5.flatten(2), o.local7.flatten(2)], 2)
+                          for o in (o1, o2)], 1)
+    full, offset = gather_targets(packed)
+    n = full.shape[0]
+    l5, l7 = full[..., :h5 * w5], full[..., h5 * w5:]
+    targets = [EncoderOutput(None, l5[:, v].reshape(n, d, h5, w5), l7[:, v].reshape(n, d, h7, w7))
+               for v in (0, 1)]
+    return targets[0], targets[1], offset
 
 
 class AMDIM(SSLMethod):
@@ -27,8 +47,11 @@ class AMDIM(SSLMethod):
         # those of each view's batch, never mixed across the two views.
         o1 = self.encoder(self._memory_format(x1))
         o2 = self.encoder(self._memory_format(x2))
+        # Negatives come from the global batch: targets gathered from every process.
+        t1, t2, offset = gather_local_targets(o1, o2)
         loss = amdim_multiscale_loss(o1, o2, self.cfg.loss.tclip or None,
-                                     reg_coef=self.cfg.loss.reg_coef)
+                                     reg_coef=self.cfg.loss.reg_coef, trg1=t1, trg2=t2,
+                                     pos_offset=offset)
         logs = {"l1t5": loss.l1t5, "l1t7": loss.l1t7, "l5t5": loss.l5t5, "reg": loss.reg}
         feats = torch.cat([o1.global_, o2.global_])
         return loss.total, logs, feats, torch.cat([labels, labels])

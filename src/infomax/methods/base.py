@@ -12,7 +12,9 @@ import torch
 from torch import Tensor, nn
 
 from infomax.config import Config, config_from_dict
+from infomax.dist import gather_objects, rank, world_size
 from infomax.losses import clipped_cross_entropy
+from infomax.nn.global_bn import convert_global_batchnorm
 from infomax.nn.probes import linear_head, mlp_head
 
 
@@ -41,7 +43,8 @@ class OnlineProbes(nn.Module):
         self.mlp = mlp_head(n_in, n_classes)
 
     def forward(self, feats: Tensor) -> dict[str, Tensor]:
-        feats = feats.detach().float()
+        # Detached, and in the probes' own dtype (features may arrive in bf16 or fp16).
+        feats = feats.detach().to(self.linear.weight.dtype)
         return {"linear": self.linear(feats), "mlp": self.mlp(feats)}
 
 
@@ -64,6 +67,24 @@ class SSLMethod(L.LightningModule):
 
     def build_probes(self, feature_dim: int) -> None:
         self.probes = OnlineProbes(feature_dim, self.num_classes)
+
+    def setup(self, stage: str) -> None:
+        # Under data parallelism every process starts from the same seed; give each its own
+        # stream so that augmentations drawn in the main process (num_workers=0) differ
+        # between processes. (Lightning already seeds DataLoader workers per rank.)
+        if stage == "fit" and world_size() > 1:
+            L.seed_everything(self.cfg.train.seed + rank(), workers=True, verbose=False)
+            if self.cfg.train.sync_batchnorm:
+                # Before DDP wraps the model and the optimizer is built; the parameters stay
+                # the same tensors.
+                convert_global_batchnorm(self)
+
+    def configure_model(self) -> None:
+        # Called by the Trainer before fitting: compile the encoder in place (its parameter
+        # names, and so checkpoints, stay those of the eager module).
+        if self.cfg.train.compile and not getattr(self, "_compiled", False):
+            self.encoder.compile()
+            self._compiled = True
 
     # -- training ---------------------------------------------------------------------
     def _memory_format(self, x: Tensor) -> Tensor:
@@ -126,15 +147,23 @@ class SSLMethod(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # Tensors, tuples and ints only, so the checkpoint loads with weights_only=True.
         kind, keys, pos, has_gauss, gauss = np.random.get_state()
-        checkpoint["rng_states"] = {
+        states = {
             "torch": torch.get_rng_state(),
             "numpy": (kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss),
             "python": random.getstate(),
             "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
         }
+        checkpoint["rng_states"] = states
+        # Every process's states (this hook runs on all of them; the main one writes).
+        if world_size() > 1:
+            checkpoint["rng_states_per_rank"] = gather_objects(states)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        self._pending_rng = checkpoint.get("rng_states")
+        per_rank = checkpoint.get("rng_states_per_rank")
+        if per_rank and len(per_rank) == world_size():
+            self._pending_rng = per_rank[rank()]
+        else:  # one process, or resumed on another number of processes
+            self._pending_rng = checkpoint.get("rng_states")
         trainer = self._trainer
         if trainer is not None and trainer.state.fn == "fit":
             # Resuming: restore now, before the Trainer builds the first train DataLoader
