@@ -51,6 +51,18 @@ def _parser() -> argparse.ArgumentParser:
     pt.add_argument("--overwrite", action="store_true",
                     help="start over in a run folder that already holds a run")
     pt.add_argument("--no-progress", action="store_true", help="no progress bar")
+    scale = pt.add_argument_group("scale and speed")
+    scale.add_argument("--devices", type=int, help="processes per machine: GPUs, or CPU "
+                                                    "processes (train.devices)")
+    scale.add_argument("--num-nodes", type=int, help="machines (train.num_nodes); launch "
+                                                      "with torchrun or srun")
+    scale.add_argument("--strategy", help="auto, ddp, ddp_spawn or ddp_notebook "
+                                          "(train.strategy)")
+    scale.add_argument("--no-sync-batchnorm", action="store_true",
+                       help="BatchNorm statistics per process instead of over the global "
+                            "batch (train.sync_batchnorm=false)")
+    scale.add_argument("--precision", help="32, bf16-mixed or 16-mixed (train.precision)")
+    scale.add_argument("--compile", action="store_true", help="torch.compile the encoder")
     pt.add_argument("overrides", nargs="*", metavar="key=value")
 
     pr = sub.add_parser("probe", help="linear / MLP probe of a pretrained encoder")
@@ -73,6 +85,36 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("presets", help="list the named configurations")
 
+    be = sub.add_parser("bench", help="measure speed: train step, input pipeline")
+    bsub = be.add_subparsers(dest="bench", metavar="WHAT")
+    bs = bsub.add_parser("speed", help="train-step images/s, achieved GFLOP/s against the "
+                                       "GEMM peak measured in the same run, peak memory")
+    bs.add_argument("--presets", nargs="+", default=["fmnist-tiny", "cifar10-small"])
+    bs.add_argument("--precision", nargs="+", default=["32", "bf16-mixed"],
+                    choices=("32", "bf16-mixed", "16-mixed"))
+    bs.add_argument("--batch-size", type=int, help="images per step (default: each preset's)")
+    bs.add_argument("--steps", type=int, default=5, help="timed steps (the median is reported)")
+    bs.add_argument("--warmup", type=int, default=2, help="untimed steps before them")
+    bs.add_argument("--max-seconds", type=float,
+                    help="time budget per preset and precision (at least one step is timed)")
+    bs.add_argument("--device", help="default: cuda when available, else cpu")
+    bs.add_argument("--gemm-sizes", type=int, nargs="+", help="square matmul sizes tried for "
+                                                              "the GEMM peak")
+    bs.add_argument("--threads", type=int, help="torch.set_num_threads")
+    bs.add_argument("--json", help="write every number to this JSON file")
+    bs.add_argument("overrides", nargs="*", metavar="key=value",
+                    help="applied to every preset, e.g. train.channels_last=false")
+    bl = bsub.add_parser("loader", help="two-view images/s the DataLoader delivers per "
+                                        "worker count, against the train step's consumption")
+    bl.add_argument("--preset", default="fmnist-tiny")
+    bl.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2])
+    bl.add_argument("--batches", type=int, default=30, help="timed batches per worker count")
+    bl.add_argument("--data-dir", help="data root")
+    bl.add_argument("--device", help="default: cuda when available, else cpu")
+    bl.add_argument("--json", help="write every number to this JSON file")
+    bl.add_argument("overrides", nargs="*", metavar="key=value",
+                    help="e.g. data.augment_device=true")
+
     cf = sub.add_parser("config", help="print a resolved config, or every key")
     cf.add_argument("--preset")
     cf.add_argument("--keys", action="store_true", help="list every key with its default")
@@ -82,11 +124,15 @@ def _parser() -> argparse.ArgumentParser:
 
 def _pretrain(args: argparse.Namespace) -> int:
     from infomax.config import load_config_file, make_config
-    from infomax.engine.train import check_devices, pretrain
+    from infomax.engine.train import check_devices, is_main_process, pretrain
 
     flags = []
     for key, value in (("data.dir", args.data_dir), ("train.seed", args.seed),
-                       ("train.out_dir", args.out), ("train.run_name", args.name)):
+                       ("train.out_dir", args.out), ("train.run_name", args.name),
+                       ("train.devices", args.devices), ("train.num_nodes", args.num_nodes),
+                       ("train.strategy", args.strategy), ("train.precision", args.precision),
+                       ("train.sync_batchnorm", False if args.no_sync_batchnorm else None),
+                       ("train.compile", args.compile or None)):
         if value is not None:
             flags.append(f"{key}={json.dumps(value) if isinstance(value, str) else value}")
     if args.resume is not None and "=" in args.resume and not Path(args.resume).exists():
@@ -104,8 +150,9 @@ def _pretrain(args: argparse.Namespace) -> int:
     preset = args.preset
     if preset is None and base is None:
         preset = "fmnist-tiny"
-        print("infomax: no --preset or --config given; using the fmnist-tiny preset",
-              file=sys.stderr)
+        if is_main_process():
+            print("infomax: no --preset or --config given; using the fmnist-tiny preset",
+                  file=sys.stderr)
     cfg = make_config(preset, [*args.overrides, *flags], base=base)
     check_devices(cfg)
     run_dir = pretrain(cfg, resume=args.resume, progress=not args.no_progress,
@@ -159,6 +206,50 @@ def _data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench(args: argparse.Namespace) -> int:
+    import torch
+
+    from infomax.engine import bench
+
+    if args.bench is None:
+        raise InfomaxError("say what to measure: 'infomax bench speed' or 'infomax bench "
+                           "loader'")
+    command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])
+    out_json = Path(args.json) if args.json else None
+    if args.bench == "speed":
+        for name, value, low in (("--steps", args.steps, 1), ("--warmup", args.warmup, 0),
+                                 ("--batch-size", args.batch_size, 2),
+                                 ("--threads", args.threads, 1)):
+            if value is not None and value < low:
+                raise InfomaxError(f"{name}: {value} must be >= {low}")
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        on_cuda = torch.cuda.is_available() and (args.device or "cuda").startswith("cuda")
+        if "16-mixed" in args.precision and not on_cuda:
+            raise InfomaxError("--precision 16-mixed needs a CUDA GPU; use 32 or bf16-mixed")
+        out = bench.speed(args.presets, args.precision, overrides=args.overrides,
+                          batch_size=args.batch_size, steps=args.steps, warmup=args.warmup,
+                          max_seconds=args.max_seconds, device=args.device,
+                          gemm_sizes=args.gemm_sizes, json_path=out_json, command=command)
+        print(bench.format_table(out["results"]))
+        print()
+        for r in out["results"]:
+            print(bench.breakdown_line(r))
+    else:
+        if any(w < 0 for w in args.workers) or args.batches < 1:
+            raise InfomaxError("--workers must be >= 0 and --batches >= 1")
+        overrides = list(args.overrides)
+        if args.data_dir:
+            overrides.append(f"data.dir={json.dumps(args.data_dir)}")
+        out = bench.loader(args.preset, args.workers, overrides=overrides,
+                           batches=args.batches, device=args.device, json_path=out_json,
+                           command=command)
+        print(bench.format_loader_table(out))
+    if out_json:
+        print(f"\nwrote {out_json}")
+    return 0
+
+
 def _presets(args: argparse.Namespace) -> int:
     from infomax.config import make_config, preset_names
 
@@ -189,7 +280,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    handlers = {"pretrain": _pretrain, "probe": _probe, "presets": _presets, "data": _data, "config": _config}
+    handlers = {"pretrain": _pretrain, "probe": _probe, "presets": _presets, "data": _data,
+                "config": _config, "bench": _bench}
     try:
         return handlers[args.command](args)
     except InfomaxError as e:
