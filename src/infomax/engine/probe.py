@@ -1,4 +1,6 @@
-"""``infomax probe``: offline linear (and MLP) probes of a pretrained encoder."""
+"""``infomax probe``: evaluation protocols on the frozen features of a pretrained encoder:
+linear, MLP, weighted kNN, label fractions, on the pretraining data set or another one
+(transfer)."""
 
 from __future__ import annotations
 
@@ -12,11 +14,14 @@ import torch
 
 from infomax.config import ProbeConfig
 from infomax.data.module import resolve_name
-from infomax.data.registry import build_dataset, dataset_info, resolve_data_root
-from infomax.data.views import test_view
+from infomax.data.registry import build_dataset
 from infomax.engine.train import load_method
 from infomax.errors import ConfigError
+from infomax.eval.features import checkpoint_features, resolve_probe_data
 from infomax.eval.linear import extract_features, train_probe
+from infomax.eval.protocols import KNN_K, KNN_TEMPERATURE, fraction_eval, knn_eval
+
+PROTOCOLS = ("linear", "mlp", "knn", "fractions")
 
 
 class PixelView:
@@ -27,67 +32,77 @@ class PixelView:
 
 
 def run_probe(checkpoint: str | Path, data: str | None = None, data_dir: str | None = None,
-              mlp: bool = False, pixel_baseline: bool = False,
-              probe_cfg: ProbeConfig | None = None, epochs: int | None = None,
-              batch_size: int = 256,
-              num_workers: int | None = None, progress: bool = True,
+              protocols: list[str] | tuple[str, ...] = ("linear",), mlp: bool = False,
+              pixel_baseline: bool = False, probe_cfg: ProbeConfig | None = None,
+              epochs: int | None = None, knn_k: int = KNN_K,
+              knn_temperature: float = KNN_TEMPERATURE, batch_size: int = 256,
+              num_workers: int | None = None, progress: bool = True, cache: bool = True,
               out: str | Path | None = None) -> dict[str, Any]:
-    """Extract frozen global features of the train and test splits (test-time views, every
-    image), train the probes, write ``probe.json`` beside the checkpoint and return it.
-    ``epochs`` shortens or lengthens the classifier schedule, keeping the milestones that
-    fall inside it."""
+    """Run ``protocols`` (any of linear, mlp, knn, fractions; ``mlp=True`` adds mlp) on the
+    frozen global features of the train and test splits (test-time views, every image,
+    cached beside the checkpoint), write ``probe-<checkpoint>.json`` (or ``out``) and
+    return it. ``epochs`` shortens or lengthens the classifier schedule, keeping the
+    milestones that fall inside it."""
+    protocols = list(dict.fromkeys([*protocols, *(["mlp"] if mlp else [])]))
+    unknown = [p for p in protocols if p not in PROTOCOLS]
+    if unknown or not protocols:
+        raise ConfigError(f"--protocol: {', '.join(unknown) or 'none given'}; choose from "
+                          f"{', '.join(PROTOCOLS)}")
     if epochs is not None and epochs < 1:
         raise ConfigError(f"--epochs: {epochs} must be >= 1")
+    if knn_k < 1 or knn_temperature <= 0:
+        raise ConfigError(f"kNN needs --knn-k >= 1 and --knn-temperature > 0 (got {knn_k}, "
+                          f"{knn_temperature})")
     start = time.time()
     ckpt = Path(checkpoint)
     model = load_method(ckpt)
     path = Path(out) if out else ckpt.with_name(f"probe-{ckpt.stem}.json")
     path.parent.mkdir(parents=True, exist_ok=True)  # fail now, not after the probes
     cfg = model.cfg
-    root = resolve_data_root(data_dir if data_dir is not None else cfg.data.dir)
-    name = resolve_name(data or cfg.data.name, root)
-    info = dataset_info(name)
-    if (info.channels, info.image_size) != (model.in_channels, model.image_size):
-        raise ConfigError(
-            f"data set {name} gives {info.channels}-channel {info.image_size} px views but the "
-            f"encoder takes {model.in_channels}-channel {model.image_size} px input")
+    name, root, info = resolve_probe_data(model, data, data_dir)
     probe_cfg = probe_cfg or cfg.probe
     if epochs is not None:
         probe_cfg = dataclasses.replace(probe_cfg, epochs=epochs,
                                         milestones=[m for m in probe_cfg.milestones if m < epochs])
     workers = cfg.data.num_workers if num_workers is None else num_workers
-    encoder = model.encoder.eval()
-    if cfg.train.channels_last:
-        encoder.to(memory_format=torch.channels_last)
-
-    def features(embed: Any, transform: Any, what: str, channels_last: bool) -> tuple:
-        """(train x, train y, test x, test y) of ``embed`` over every image of both splits."""
-        out = []
-        for split in ("train", "test"):
-            dataset = build_dataset(name, split, root, transform, cfg.data.download)
-            out += extract_features(embed, dataset, batch_size=batch_size, num_workers=workers,
-                                    desc=f"{split} {what}", progress=progress,
-                                    channels_last=channels_last)
-        return tuple(out)
-
-    xtr, ytr, xte, yte = features(encoder.embed, test_view(info), "features",
-                                  cfg.train.channels_last)
+    train, test = (checkpoint_features(ckpt, split, name, str(root), model=model,
+                                       batch_size=batch_size, num_workers=workers,
+                                       progress=progress, cache=cache)
+                   for split in ("train", "test"))
+    xtr, ytr, xte, yte = train.features, train.labels, test.features, test.labels
     result: dict[str, Any] = {
-        "checkpoint": str(ckpt), "data": name, "train_images": len(ytr),
-        "test_images": len(yte), "feature_dim": xtr.shape[1],
+        "checkpoint": str(ckpt), "data": name,
+        "transfer": name != resolve_name(cfg.data.name, root),
+        "pretrained_on": cfg.data.name, "train_images": len(ytr), "test_images": len(yte),
+        "feature_dim": xtr.shape[1],
         "protocol": {"epochs": probe_cfg.epochs, "milestones": probe_cfg.milestones,
                      "lr": probe_cfg.lr, "batch_size": probe_cfg.batch_size,
                      "features": "frozen global vector, test-time views, standardized"},
     }
-    kinds = ["linear"] + (["mlp"] if mlp else [])
-    for kind in kinds:
-        result[kind] = train_probe(xtr, ytr, xte, yte, info.num_classes, probe_cfg, kind,
-                                   seed=cfg.train.seed, progress=progress).as_dict()
+    seconds: dict[str, float] = {}
+    for kind in protocols:
+        t0 = time.time()
+        if kind in ("linear", "mlp"):
+            result[kind] = train_probe(xtr, ytr, xte, yte, info.num_classes, probe_cfg, kind,
+                                       seed=cfg.train.seed, progress=progress).as_dict()
+        elif kind == "knn":
+            result["knn"] = knn_eval(xtr, ytr, xte, yte, info.num_classes, knn_k,
+                                     knn_temperature, progress=progress)
+        else:
+            result["fractions"] = fraction_eval(xtr, ytr, xte, yte, info.num_classes,
+                                                probe_cfg, progress=progress)
+        seconds[kind] = round(time.time() - t0, 2)
     if pixel_baseline:
-        pxtr, pytr, pxte, pyte = features(torch.nn.Identity(), PixelView(), "pixels", False)
+        def pixels(split: str) -> tuple:
+            dataset = build_dataset(name, split, root, PixelView(), cfg.data.download)
+            return extract_features(torch.nn.Identity(), dataset, batch_size=batch_size,
+                                    num_workers=workers, desc=f"{split} pixels",
+                                    progress=progress)
+        (pxtr, pytr), (pxte, pyte) = pixels("train"), pixels("test")
         result["pixels"] = train_probe(pxtr, pytr, pxte, pyte, info.num_classes, probe_cfg,
                                        "linear", seed=cfg.train.seed,
                                        progress=progress).as_dict()
+    result["protocol_seconds"] = seconds
     result["seconds"] = round(time.time() - start, 1)
     path.write_text(json.dumps(result, indent=2))
     result["path"] = str(path)

@@ -1,0 +1,117 @@
+"""Frozen features of a checkpoint's encoder over a whole split, cached on disk.
+
+Every evaluation protocol (linear, MLP, kNN, label fractions, transfer, embedding export,
+the report) reads its features through ``checkpoint_features``: the encoder in eval mode,
+the deterministic test-time view, every image of the split in order (no last batch
+dropped), batched with a progress bar. The result is cached beside the checkpoint in
+``features/<checkpoint>-<data>-<split>.pt`` and reused while the checkpoint file (size and
+modification time), the data set, the split and the view are unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from infomax.data.module import resolve_name
+from infomax.data.registry import DatasetInfo, build_dataset, dataset_info, resolve_data_root
+from infomax.data.views import test_view
+from infomax.errors import ConfigError
+from infomax.eval.linear import extract_features
+
+CACHE_VERSION = 1
+
+
+@dataclass
+class FeatureSet:
+    """Features (N, D) float32, labels (N,) int64 and one identity per image: the file path
+    for image folders, ``<data>:<split>:<index>`` otherwise."""
+
+    features: Tensor
+    labels: Tensor
+    ids: list[str]
+    data: str
+    split: str
+    info: DatasetInfo
+
+
+def image_ids(dataset: Dataset, name: str, split: str) -> list[str]:
+    samples = getattr(dataset, "samples", None)
+    if samples is not None and len(samples) == len(dataset):
+        return [str(path) for path, _ in samples]
+    return [f"{name}:{split}:{i}" for i in range(len(dataset))]
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")[-80:]
+
+
+def _cache_key(checkpoint: Path, name: str, split: str, view: str) -> dict[str, Any]:
+    st = checkpoint.stat()
+    return {"version": CACHE_VERSION, "checkpoint": str(checkpoint.resolve()),
+            "size": st.st_size, "mtime_ns": st.st_mtime_ns, "data": name, "split": split,
+            "view": view}
+
+
+def resolve_probe_data(model: Any, data: str | None, data_dir: str | None
+                       ) -> tuple[str, Path, DatasetInfo]:
+    """The data set a probe of ``model`` runs on (its pretraining set unless ``data``
+    names another), its root and info; ConfigError when the encoder cannot read it."""
+    cfg = model.cfg
+    root = resolve_data_root(data_dir if data_dir is not None else cfg.data.dir)
+    name = resolve_name(data or cfg.data.name, root)
+    info = dataset_info(name)
+    if (info.channels, info.image_size) != (model.in_channels, model.image_size):
+        raise ConfigError(
+            f"data set {name} gives {info.channels}-channel {info.image_size} px views but the "
+            f"encoder takes {model.in_channels}-channel {model.image_size} px input")
+    return name, root, info
+
+
+def checkpoint_features(checkpoint: str | Path, split: str, data: str | None = None,
+                        data_dir: str | None = None, *, model: Any = None,
+                        batch_size: int = 256, num_workers: int | None = None,
+                        progress: bool = True, cache: bool = True) -> FeatureSet:
+    """Global features of ``checkpoint``'s encoder for every image of ``split`` ("train" or
+    "test") of its pretraining data set or of ``data``. ``model`` is the loaded method when
+    the caller has it already (else it is loaded only when the cache misses)."""
+    from infomax.engine.train import load_method
+
+    ckpt = Path(checkpoint)
+    if model is None:
+        model = load_method(ckpt)
+    name, root, info = resolve_probe_data(model, data, data_dir)
+    view = repr(test_view(info))
+    path = ckpt.parent / "features" / f"{_slug(ckpt.stem)}-{_slug(name)}-{split}.pt"
+    key = _cache_key(ckpt, name, split, view)
+    if cache and path.is_file():
+        try:
+            saved = torch.load(path, map_location="cpu", weights_only=True)
+            if saved.get("key") == key:
+                return FeatureSet(saved["features"], saved["labels"], list(saved["ids"]), name,
+                                  split, info)
+        except Exception:  # unreadable or from another version: recompute
+            pass
+    cfg = model.cfg
+    encoder = model.encoder.eval()
+    if cfg.train.channels_last:
+        encoder.to(memory_format=torch.channels_last)
+    dataset = build_dataset(name, split, root, test_view(info), cfg.data.download)
+    workers = cfg.data.num_workers if num_workers is None else num_workers
+    feats, labels = extract_features(encoder.embed, dataset, batch_size=batch_size,
+                                     num_workers=workers, desc=f"{split} features",
+                                     progress=progress, channels_last=cfg.train.channels_last)
+    ids = image_ids(dataset, name, split)
+    if cache:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        torch.save({"key": key, "features": feats, "labels": labels, "ids": ids}, tmp)
+        os.replace(tmp, path)  # atomic: a cut-off write never looks like a cache entry
+    return FeatureSet(feats, labels, ids, name, split, info)
