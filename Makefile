@@ -7,7 +7,7 @@ INFOMAX := $(VENV)/bin/infomax
 STAMP := $(VENV)/.installed
 DEMO_OUT ?= runs
 
-.PHONY: setup test demo fmnist-data bench clean-demo
+.PHONY: setup test chromium demo fmnist-data bench clean-demo
 
 $(STAMP): pyproject.toml requirements-ci.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,8 +17,19 @@ $(STAMP): pyproject.toml requirements-ci.txt
 
 setup: $(STAMP)
 
-test: setup
+test: setup chromium
 	$(PY) -m pytest -q -n 2
+
+# Headless Chromium, for the test that opens the HTML report in a browser (skipped
+# without it): nothing to do when it is on PATH, else Debian's package where apt-get can
+# be used.
+chromium:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
+	  { if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	      echo "installing Debian's chromium (headless, for the report test)"; \
+	      (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null || \
+	        echo "could not install chromium; the report's browser test will be skipped"; \
+	    fi; }
 
 # Fashion-MNIST: found under the data root, in /usr/share/datasets/fashion-mnist, or
 # downloaded; where none works and apt-get can be used, install Debian's package.
@@ -33,7 +44,8 @@ fmnist-data: setup
 
 demo: fmnist-data
 	$(INFOMAX) pretrain --preset fmnist-tiny --out $(DEMO_OUT) --overwrite
-	$(INFOMAX) probe $(DEMO_OUT)/fmnist-tiny/last.ckpt --pixel-baseline
+	$(INFOMAX) probe $(DEMO_OUT)/fmnist-tiny/last.ckpt --protocol linear knn --pixel-baseline
+	$(INFOMAX) report $(DEMO_OUT)/fmnist-tiny
 
 bench: setup
 	$(PY) benchmarks/train_step.py
