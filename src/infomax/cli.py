@@ -65,17 +65,43 @@ def _parser() -> argparse.ArgumentParser:
     scale.add_argument("--compile", action="store_true", help="torch.compile the encoder")
     pt.add_argument("overrides", nargs="*", metavar="key=value")
 
-    pr = sub.add_parser("probe", help="linear / MLP probe of a pretrained encoder")
+    pr = sub.add_parser("probe", help="evaluate a pretrained encoder: linear, MLP, kNN, label "
+                                      "fractions, on its data set or another (transfer)")
     pr.add_argument("checkpoint", help="a .ckpt written by 'infomax pretrain'")
+    pr.add_argument("--protocol", nargs="+", default=["linear"], metavar="P",
+                    help="any of: linear, mlp, knn, fractions (default: linear)")
     pr.add_argument("--data", help="probe on another data set (default: the pretraining one)")
     pr.add_argument("--data-dir", help="data root")
-    pr.add_argument("--mlp", action="store_true", help="also train the MLP head")
+    pr.add_argument("--mlp", action="store_true", help="also the MLP head (= --protocol ... mlp)")
     pr.add_argument("--pixel-baseline", action="store_true",
                     help="also fit the same linear probe on raw pixels")
     pr.add_argument("--epochs", type=int, help="classifier epochs (default: the config's)")
+    pr.add_argument("--knn-k", type=int, default=200, help="neighbours of the kNN (200)")
+    pr.add_argument("--knn-temperature", type=float, default=0.1,
+                    help="temperature of the kNN vote weights exp(sim / t) (0.1)")
     pr.add_argument("--workers", type=int, help="DataLoader workers for feature extraction")
+    pr.add_argument("--no-cache", action="store_true",
+                    help="extract the features again (else reused from <run>/features/)")
     pr.add_argument("-o", "--output", help="result JSON (default: probe-<ckpt>.json beside it)")
     pr.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    em = sub.add_parser("embed", help="export frozen features, labels and image identities")
+    em.add_argument("checkpoint", help="a .ckpt written by 'infomax pretrain'")
+    em.add_argument("--data", help="data set (default: the pretraining one)")
+    em.add_argument("--data-dir", help="data root")
+    em.add_argument("--split", nargs="+", default=["train", "test"], choices=("train", "test"))
+    em.add_argument("-o", "--output", required=True,
+                    help="output file: .npz, or .parquet (needs pyarrow)")
+    em.add_argument("--workers", type=int, help="DataLoader workers")
+    em.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    rp = sub.add_parser("report", help="plots and one self-contained HTML page for a run")
+    rp.add_argument("run_dir", help="a run folder written by 'infomax pretrain'")
+    rp.add_argument("--checkpoint", help="checkpoint for the embedding pictures (default: "
+                                         "the run's last.ckpt)")
+    rp.add_argument("--data-dir", help="data root")
+    rp.add_argument("-o", "--output", help="folder for the report (default: RUN_DIR/report)")
+    rp.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     da = sub.add_parser("data", help="find (or download) a data set and show its splits")
     da.add_argument("name", help="fashion-mnist, mnist, cifar10, cifar100, stl10 or "
@@ -176,18 +202,47 @@ def _probe(args: argparse.Namespace) -> int:
 
     if args.workers is not None and args.workers < 0:
         raise InfomaxError(f"--workers: {args.workers} must be >= 0")
-    res = run_probe(args.checkpoint, data=args.data, data_dir=args.data_dir, mlp=args.mlp,
-                    pixel_baseline=args.pixel_baseline, epochs=args.epochs,
-                    num_workers=args.workers, progress=not args.no_progress, out=args.output)
+    res = run_probe(args.checkpoint, data=args.data, data_dir=args.data_dir,
+                    protocols=args.protocol, mlp=args.mlp, pixel_baseline=args.pixel_baseline,
+                    epochs=args.epochs, knn_k=args.knn_k, knn_temperature=args.knn_temperature,
+                    num_workers=args.workers, progress=not args.no_progress,
+                    cache=not args.no_cache, out=args.output)
+    transfer = f", pretrained on {res['pretrained_on']}" if res["transfer"] else ""
     print(f"data: {res['data']} ({res['train_images']} train / {res['test_images']} test "
-          f"images, {res['feature_dim']}-d features)")
-    for kind in ("linear", "mlp", "pixels"):
+          f"images, {res['feature_dim']}-d features{transfer})")
+    labels = {"linear": "linear probe", "mlp": "MLP probe", "knn": "kNN",
+              "pixels": "raw-pixel baseline"}
+    for kind, label in labels.items():
         if kind in res:
-            label = {"linear": "linear probe", "mlp": "MLP probe",
-                     "pixels": "raw-pixel baseline"}[kind]
+            extra = (f"  (k {res[kind]['k']}, temperature {res[kind]['temperature']:g})"
+                     if kind == "knn" else "")
             print(f"{label:>19}: top-1 {100 * res[kind]['top1']:.2f}%  "
-                  f"top-5 {100 * res[kind]['top5']:.2f}%")
+                  f"top-5 {100 * res[kind]['top5']:.2f}%{extra}")
+    for frac, r in res.get("fractions", {}).items():
+        print(f"{'linear, ' + frac + ' labels':>19}: top-1 {100 * r['mean']:.2f}% "
+              f"+- {100 * r['std']:.2f} ({len(r['draws'])} draws)")
     print(f"result: {res['path']}")
+    return 0
+
+
+def _embed(args: argparse.Namespace) -> int:
+    from infomax.eval.export import export_embeddings
+
+    if args.workers is not None and args.workers < 0:
+        raise InfomaxError(f"--workers: {args.workers} must be >= 0")
+    path, counts = export_embeddings(args.checkpoint, args.output, splits=args.split,
+                                     data=args.data, data_dir=args.data_dir,
+                                     num_workers=args.workers, progress=not args.no_progress)
+    print(f"wrote {path}: " + ", ".join(f"{n} {s}" for s, n in counts.items()) + " images")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from infomax.report import write_report
+
+    html = write_report(args.run_dir, checkpoint=args.checkpoint, data_dir=args.data_dir,
+                        out_dir=args.output, progress=not args.no_progress)
+    print(f"report: {html}")
     return 0
 
 
@@ -281,7 +336,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     handlers = {"pretrain": _pretrain, "probe": _probe, "presets": _presets, "data": _data,
-                "config": _config, "bench": _bench}
+                "config": _config, "bench": _bench, "embed": _embed, "report": _report}
     try:
         return handlers[args.command](args)
     except InfomaxError as e:

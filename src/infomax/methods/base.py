@@ -125,7 +125,9 @@ class SSLMethod(L.LightningModule):
         feats = self.encoder.embed(self._memory_format(x))
         for name, z in self.probes(feats).items():
             acc = (z.argmax(1) == y).float().mean()
-            self.log(f"val/{name}_acc", acc, prog_bar=name == "linear", batch_size=y.shape[0])
+            # Averaged over processes under DDP (each evaluates its share of the split).
+            self.log(f"val/{name}_acc", acc, prog_bar=name == "linear", batch_size=y.shape[0],
+                     sync_dist=True)
 
     # -- optimisation -----------------------------------------------------------------
     def configure_optimizers(self) -> Any:
