@@ -143,3 +143,15 @@ def tiny_run(fake_fmnist_session, tmp_path_factory) -> Path:
         rc = main(tiny_args(fake_fmnist_session, out, "train.epochs=2"))
     assert rc == 0
     return out / "tiny"
+
+
+@pytest.fixture
+def run_copy(tiny_run, tmp_path, monkeypatch):
+    """A copy of the tiny run, for tests that write into the run folder (probes, features,
+    reports), with an isolated data registry."""
+    import shutil
+
+    run = tmp_path / "tiny"
+    shutil.copytree(tiny_run, run)
+    with isolated_registry(monkeypatch):
+        yield run

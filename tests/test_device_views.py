@@ -14,20 +14,10 @@ from infomax.config import DataConfig
 from infomax.data import device_views, views
 from infomax.data.device_views import DevicePhotometric
 from infomax.data.module import PretrainData
-from infomax.data.registry import dataset_info
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-FASHION = dataset_info("fashion-mnist")
-CIFAR = dataset_info("cifar10")
-STL = dataset_info("stl10")
+# conftest runs every test process with one thread; the views' tensors are tiny anyway.
+from test_views import CIFAR, FASHION, STL  # noqa: E402
 
 
 def random_batch(n: int, channels: int, size: int = 32, seed: int = 0) -> torch.Tensor:

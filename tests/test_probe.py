@@ -4,13 +4,11 @@ features, and ``infomax probe`` end to end on a tiny pretrained run."""
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 import torch
 from torch.utils.data import Dataset
 
-from conftest import isolated_registry
 from infomax.cli import main
 from infomax.config import ProbeConfig
 from infomax.eval.linear import ProbeResult, extract_features, train_probe
@@ -137,15 +135,6 @@ def test_extract_features_runs_without_gradients():
 
 
 # ----------------------------------------------------------------------------- infomax probe
-
-
-@pytest.fixture
-def run_copy(tiny_run, tmp_path, monkeypatch):
-    """A copy of the tiny run (the probe writes beside the checkpoint)."""
-    run = tmp_path / "tiny"
-    shutil.copytree(tiny_run, run)
-    with isolated_registry(monkeypatch):
-        yield run
 
 
 @pytest.mark.slow

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import isolated_registry, write_fake_fmnist
+from conftest import write_fake_fmnist
 from infomax.cli import main
 from infomax.config import ProbeConfig
 from infomax.eval.features import checkpoint_features
@@ -96,14 +95,6 @@ def test_label_fractions_on_separable_clusters():
 
 
 # --------------------------------------------------------------------- on a pretrained run
-
-
-@pytest.fixture
-def run_copy(tiny_run, tmp_path, monkeypatch):
-    run = tmp_path / "tiny"
-    shutil.copytree(tiny_run, run)
-    with isolated_registry(monkeypatch):
-        yield run
 
 
 @pytest.mark.slow
