@@ -156,31 +156,6 @@ def test_geometric_two_views_are_uint8(info, side):
     assert a.shape == b.shape == (info.channels, size, size)
 
 
-def halves_image(channels: int, size: int) -> torch.Tensor:
-    x = torch.full((channels, size, size), 230, dtype=torch.uint8)
-    x[:, :, : size // 2] = 20
-    return x
-
-
-def bright_side(view: torch.Tensor) -> str:
-    half = view.shape[-1] // 2
-    view = view.float()
-    return "left" if view[0, :, :half].mean() > view[0, :, half:].mean() else "right"
-
-
-@pytest.mark.parametrize("info, size", [(CIFAR, 32), (FASHION, 28)], ids=["cifar", "fashion"])
-def test_geometric_two_views_share_one_flip(info, size):
-    torch.manual_seed(9)
-    two = views.TwoViews(info, photometric=False)
-    x = halves_image(info.channels, size)
-    flipped = 0
-    for _ in range(200):
-        a, b = two(x)
-        assert bright_side(a) == bright_side(b)
-        flipped += bright_side(a) == "left"
-    assert 70 <= flipped <= 130  # p = 0.5, drawn once per image
-
-
 def test_photometric_two_views_draw_as_before():
     """photometric=True (the default) keeps the order of random draws: flip, view, view."""
     x = random_batch(1, 3, seed=10)[0]

@@ -97,13 +97,15 @@ def halves_image(channels: int, size: int) -> torch.Tensor:
 
 def bright_side(view: torch.Tensor) -> str:
     half = view.shape[-1] // 2
+    view = view.float()  # uint8 for geometric-only views
     return "left" if view[0, :, :half].mean() > view[0, :, half:].mean() else "right"
 
 
+@pytest.mark.parametrize("photometric", [True, False], ids=["full", "geometric-only"])
 @pytest.mark.parametrize("info, size", [(CIFAR, 32), (FASHION, 28)], ids=["cifar", "fashion"])
-def test_two_views_share_one_flip(info, size):
+def test_two_views_share_one_flip(info, size, photometric):
     torch.manual_seed(0)
-    two = views.TwoViews(info)
+    two = views.TwoViews(info, photometric=photometric)
     x = halves_image(info.channels, size)
     flipped = 0
     for _ in range(200):
