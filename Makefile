@@ -48,4 +48,4 @@ demo: fmnist-data
 	$(INFOMAX) report $(DEMO_OUT)/fmnist-tiny
 
 bench: setup
-	$(PY) benchmarks/train_step.py
+	$(PY) benchmarks/train_step.py --precision 32

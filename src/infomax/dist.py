@@ -34,11 +34,11 @@ def gather_targets(x: Tensor) -> tuple[Tensor, int]:
     w = world_size()
     if w == 1:
         return x, 0
-    parts = _autograd_collective("all_gather")(x.contiguous())
+    parts = autograd_collective("all_gather")(x.contiguous())
     return torch.cat(parts, dim=0), rank() * x.shape[0]
 
 
-def _autograd_collective(name: str):
+def autograd_collective(name: str):
     """torch.distributed.nn.functional's differentiable collective ``name``, without its
     deprecation notice (its suggested replacement is a private module)."""
     import warnings

@@ -17,11 +17,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from infomax.dist import _autograd_collective, world_size
+from infomax.dist import autograd_collective, world_size
 
 
 def _all_reduce(x: Tensor) -> Tensor:
-    return _autograd_collective("all_reduce")(x)
+    return autograd_collective("all_reduce")(x)
 
 
 class GlobalBatchNorm(nn.modules.batchnorm._BatchNorm):
