@@ -37,10 +37,13 @@ def _parser() -> argparse.ArgumentParser:
                 "maximizing mutual information across views.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
-    pt = sub.add_parser("pretrain", help="pretrain an encoder (AMDIM)", epilog=EPILOG_PRETRAIN,
+    pt = sub.add_parser("pretrain", help="pretrain an encoder (AMDIM, or --method NAME)", epilog=EPILOG_PRETRAIN,
                         formatter_class=argparse.RawDescriptionHelpFormatter)
     pt.add_argument("--preset", help="a named configuration (see 'infomax presets')")
     pt.add_argument("--config", help="a YAML config file (e.g. a run's config.yaml)")
+    pt.add_argument("--method", help="amdim (default), dim, cpc, cmc, instdisc, moco, simclr or "
+                                     "byol (method); its settings are the keys METHOD.*")
+    pt.add_argument("--encoder", help="amdim, resnet18, resnet34 or resnet50 (model.encoder)")
     pt.add_argument("--data-dir", help="data root (default: $INFOMAX_DATA or "
                                        "~/.cache/infomax/data)")
     pt.add_argument("--seed", type=int, help="random seed (train.seed)")
@@ -153,7 +156,8 @@ def _pretrain(args: argparse.Namespace) -> int:
     from infomax.engine.train import check_devices, is_main_process, pretrain
 
     flags = []
-    for key, value in (("data.dir", args.data_dir), ("train.seed", args.seed),
+    for key, value in (("method", args.method), ("model.encoder", args.encoder),
+                       ("data.dir", args.data_dir), ("train.seed", args.seed),
                        ("train.out_dir", args.out), ("train.run_name", args.name),
                        ("train.devices", args.devices), ("train.num_nodes", args.num_nodes),
                        ("train.strategy", args.strategy), ("train.precision", args.precision),

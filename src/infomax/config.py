@@ -49,8 +49,15 @@ class DataConfig:
                                                   "test images (a fixed random subset)")
 
 
+ENCODERS = ("amdim", "resnet18", "resnet34", "resnet50")
+METHOD_NAMES = ("amdim", "dim", "cpc", "cmc", "instdisc", "moco", "simclr", "byol")
+
+
 @dataclass
 class ModelConfig:
+    encoder: str = _f("amdim", choices=ENCODERS,
+                      help="backbone: the AMDIM encoder (sized by ndf, n_rkhs, n_depth, use_bn) "
+                           "or a torchvision ResNet adapted to small images")
     ndf: int = _f(128, min=1, help="encoder base width")
     n_rkhs: int = _f(1024, min=1, help="embedding dimension")
     n_depth: int = _f(3, min=1, help="residual units per block")
@@ -61,6 +68,77 @@ class ModelConfig:
 class LossConfig:
     tclip: float = _f(20.0, min=0.0, help="soft clip of the NCE scores (0: off)")
     reg_coef: float = _f(0.05, min=0.0, help="weight of the score regularizer")
+
+
+# -- the other methods' own settings (spec/family.md); defaults are their papers' ------------
+
+
+@dataclass
+class DIMConfig:
+    estimator: str = _f("jsd", choices=("jsd", "infonce", "dv"),
+                        help="MI estimator of the local (and global) term")
+    embed_dim: int = _f(512, min=1, help="size of the critic's embeddings (global MLP and "
+                                          "local 1x1-conv MLP)")
+    local_weight: float = _f(1.0, min=0.0, help="beta: weight of the local term")
+    global_weight: float = _f(0.0, min=0.0, help="alpha: weight of the optional global term "
+                                                 "(global vector against the flattened map)")
+
+
+@dataclass
+class CPCConfig:
+    patch_size: int = _f(16, min=2, help="side of the square patches, in px")
+    patch_stride: int = _f(8, min=1, help="step between patches (half the size: 50% overlap)")
+    predict_rows: int = _f(2, min=1, help="K: predict the patch codes 1..K rows below")
+    context_layers: int = _f(2, min=1, help="masked residual layers of the context network")
+    context_dim: int = _f(256, min=1, help="width of the context network")
+
+
+@dataclass
+class CMCConfig:
+    split: str = _f("lab", choices=("lab", "views"),
+                    help="lab: L against ab of one view (colour data); views: two augmented "
+                         "views, one encoder each (any data)")
+    embed_dim: int = _f(128, min=1, help="size of the normalized projections")
+    temperature: float = _f(0.07, min=1e-6)
+    negatives: str = _f("bank", choices=("bank", "batch"),
+                        help="bank: memory bank (NCE, num_negatives samples); batch: the other "
+                             "images of the (global) batch")
+    num_negatives: int = _f(4096, min=1, help="K: negatives drawn from the bank per positive")
+    bank_momentum: float = _f(0.5, min=0.0, help="memory bank update: v <- m v + (1 - m) f")
+
+
+@dataclass
+class InstDiscConfig:
+    embed_dim: int = _f(128, min=1, help="size of the normalized features in the bank")
+    temperature: float = _f(0.07, min=1e-6)
+    num_negatives: int = _f(4096, min=1, help="m: negatives drawn from the bank (NCE)")
+    bank_momentum: float = _f(0.5, min=0.0, help="memory bank update: v <- m v + (1 - m) f")
+
+
+@dataclass
+class MoCoConfig:
+    version: str = _f("v2", choices=("v1", "v2"), help="v1: linear head; v2: MLP head")
+    temperature: float | None = _f(None, min=1e-6, help="default: 0.07 (v1), 0.2 (v2)")
+    embed_dim: int = _f(128, min=1)
+    hidden_dim: int = _f(2048, min=1, help="hidden width of the v2 MLP head")
+    queue_size: int = _f(65536, min=1, help="K: keys kept as negatives")
+    momentum: float = _f(0.999, min=0.0, help="key encoder: k <- m k + (1 - m) q")
+    shuffle_bn: bool = _f(True, help="shuffle the key batch across processes (DDP)")
+
+
+@dataclass
+class SimCLRConfig:
+    embed_dim: int = _f(128, min=1, help="projection size")
+    hidden_dim: int = _f(2048, min=1, help="hidden width of the projection MLP")
+    temperature: float = _f(0.5, min=1e-6)
+
+
+@dataclass
+class BYOLConfig:
+    proj_dim: int = _f(256, min=1, help="projection and prediction size")
+    hidden_dim: int = _f(4096, min=1, help="hidden width of projector and predictor")
+    momentum: float = _f(0.996, min=0.0, help="base target EMA rate, raised to 1 on a "
+                                              "cosine schedule over training")
 
 
 @dataclass
@@ -90,7 +168,8 @@ class TrainConfig:
     compile: bool = _f(False, help="torch.compile the encoder")
     channels_last: bool = _f(True, help="NHWC memory layout (faster convolutions)")
     out_dir: str = _f("runs", help="runs are written to out_dir/run_name")
-    run_name: str | None = _f(None, help="default: the preset name")
+    run_name: str | None = _f(None, help="default: the preset name (PRESET-METHOD for "
+                                         "methods other than amdim)")
     log_every_n_steps: int = _f(20, min=1)
     limit_train_batches: int | None = _f(None, min=1, help="steps per epoch cap")
 
@@ -107,7 +186,7 @@ class ProbeConfig:
 
 @dataclass
 class Config:
-    method: str = _f("amdim", choices=("amdim",))
+    method: str = _f("amdim", choices=METHOD_NAMES)
     preset: str | None = _f(None, help="name of the preset this config started from")
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -115,9 +194,26 @@ class Config:
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     probe: ProbeConfig = field(default_factory=ProbeConfig)
+    dim: DIMConfig = field(default_factory=DIMConfig)
+    cpc: CPCConfig = field(default_factory=CPCConfig)
+    cmc: CMCConfig = field(default_factory=CMCConfig)
+    instdisc: InstDiscConfig = field(default_factory=InstDiscConfig)
+    moco: MoCoConfig = field(default_factory=MoCoConfig)
+    simclr: SimCLRConfig = field(default_factory=SimCLRConfig)
+    byol: BYOLConfig = field(default_factory=BYOLConfig)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """Every section, except the settings of methods other than ``method``."""
+        out = dataclasses.asdict(self)
+        for name in METHOD_NAMES:
+            if name != self.method:
+                out.pop(name, None)
+        return out
+
+    @property
+    def method_config(self) -> Any:
+        """The selected method's own settings (None for amdim, whose are model and loss)."""
+        return getattr(self, self.method, None)
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
@@ -127,7 +223,10 @@ class Config:
 
     @property
     def run_dir(self) -> Path:
-        return Path(self.train.out_dir) / (self.train.run_name or self.preset or "run")
+        default = self.preset or "run"
+        if self.method != "amdim":  # the presets are AMDIM's; keep other methods' runs apart
+            default = f"{default}-{self.method}"
+        return Path(self.train.out_dir) / (self.train.run_name or default)
 
 
 # --------------------------------------------------------------------------------------
@@ -228,6 +327,10 @@ def _validate(cfg: Config) -> Config:
         raise ConfigError(f"optim.betas: {cfg.optim.betas!r} must be two numbers in [0, 1)")
     if not 0 <= cfg.train.seed < 2**32:
         raise ConfigError(f"train.seed: {cfg.train.seed!r} must be in 0..{2**32 - 1}")
+    if cfg.method == "amdim" and cfg.model.encoder != "amdim":
+        raise ConfigError(f"model.encoder: {cfg.model.encoder!r} cannot run method amdim, whose "
+                          f"multiscale cost needs the AMDIM encoder's 5x5 and 7x7 maps; use "
+                          f"model.encoder=amdim, or another --method")
     for key, ms in (("optim.milestones", cfg.optim.milestones),
                     ("probe.milestones", cfg.probe.milestones)):
         if ms != sorted(ms) or any(m < 1 for m in ms):
@@ -326,5 +429,5 @@ def describe_keys() -> str:
                 extra = (extra + "; " if extra else "") + "one of " + ", ".join(choices)
             lines.append(f"{prefix}{f.name} = {value!r}" + (f"  # {extra}" if extra else ""))
 
-    walk(Config, Config(), "")
+    walk(Config, Config(), "")  # every method's section
     return "\n".join(lines)

@@ -32,17 +32,34 @@ def fixed_subset(dataset: Dataset, n: int | None, seed: int) -> Dataset:
     return Subset(dataset, torch.randperm(len(dataset), generator=g)[:n].tolist())
 
 
+class WithIndex(Dataset):
+    """Items ``(*item, index)``: the position of each image in the pretraining set, for
+    methods that keep one entry per image (memory banks)."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, i: int) -> tuple:
+        return (*self.dataset[i], i)
+
+
 class PretrainData(L.LightningDataModule):
-    """Pretraining batches ``((x1, x2), y)`` and test-view validation batches ``(x, y)``.
+    """Pretraining batches ``((x1, x2), y)`` (``((x1, x2), y, index)`` with ``with_index``)
+    and test-view validation batches ``(x, y)``.
 
     With ``cfg.augment_device`` the workers only crop and flip (uint8 views) and the
     photometric part runs on the training batches after their transfer to the device
     (``on_after_batch_transfer``), batched with per-sample parameters (``DevicePhotometric``).
     """
 
-    def __init__(self, cfg: DataConfig, seed: int = 0, pin_memory: bool | None = None) -> None:
+    def __init__(self, cfg: DataConfig, seed: int = 0, pin_memory: bool | None = None,
+                 with_index: bool = False) -> None:
         super().__init__()
         self.cfg = cfg
+        self.with_index = with_index
         self.seed = seed
         self.root = resolve_data_root(cfg.dir)
         self.name = resolve_name(cfg.name, self.root)
@@ -62,6 +79,8 @@ class PretrainData(L.LightningDataModule):
                              photometric=not self.cfg.augment_device)
             train = build_dataset(self.name, "pretrain", self.root, views, self.cfg.download)
             self._train = fixed_subset(train, self.cfg.pretrain_subset, self.seed)
+            if self.with_index:
+                self._train = WithIndex(self._train)
             val = build_dataset(self.name, "test", self.root, test_view(self.info),
                                 self.cfg.download)
             self._val = fixed_subset(val, self.cfg.val_subset, self.seed)
@@ -88,7 +107,7 @@ class PretrainData(L.LightningDataModule):
         aug = self.device_augment
         if aug is None or self.trainer is None or not self.trainer.training:
             return batch
-        (x1, x2), y = batch
+        (x1, x2), *rest = batch
         if aug.mean.device != x1.device:
             aug.to(x1.device)
-        return (aug(x1), aug(x2)), y
+        return ((aug(x1), aug(x2)), *rest)

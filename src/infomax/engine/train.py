@@ -92,6 +92,12 @@ def _check_resumable(ckpt: dict[str, Any], path: str, cfg: Config, model: SSLMet
     for key, value in dataclasses.asdict(cfg.model).items():
         if saved.get("model", {}).get(key) != value:
             diffs.append(f"model.{key}: {saved.get('model', {}).get(key)!r} there, {value!r} here")
+    section = cfg.method_config
+    if section is not None:
+        for key, value in dataclasses.asdict(section).items():
+            there = saved.get(cfg.method, {}).get(key)
+            if there != value:
+                diffs.append(f"{cfg.method}.{key}: {there!r} there, {value!r} here")
     for key in ("num_classes", "in_channels", "image_size"):
         if hp.get(key) != getattr(model, key):
             diffs.append(f"data set {key}: {hp.get(key)!r} there, {getattr(model, key)!r} here")
@@ -190,7 +196,8 @@ def pretrain(cfg: Config, resume: str | None = None, progress: bool = True,
     run_dir.mkdir(parents=True, exist_ok=True)
 
     L.seed_everything(cfg.train.seed, workers=True, verbose=False)
-    data = PretrainData(cfg.data, seed=cfg.train.seed)
+    data = PretrainData(cfg.data, seed=cfg.train.seed,
+                        with_index=METHODS[cfg.method].needs_index)
     data.setup()
     model = build_method(cfg, data)
     if resumed is not None:

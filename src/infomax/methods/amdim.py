@@ -35,11 +35,8 @@ def gather_local_targets(o1: EncoderOutput, o2: EncoderOutput
 class AMDIM(SSLMethod):
     def __init__(self, config: Any, num_classes: int, in_channels: int, image_size: int) -> None:
         super().__init__(config, num_classes, in_channels, image_size)
-        m = self.cfg.model
-        self.encoder = AMDIMEncoder(image_size, in_channels, m.ndf, m.n_rkhs, m.n_depth, m.use_bn)
-        self.build_probes(m.n_rkhs)
-        if self.cfg.train.channels_last:
-            self.encoder.to(memory_format=torch.channels_last)
+        self.encoder: AMDIMEncoder = self.make_backbone()  # the config requires encoder=amdim
+        self.build_probes(self.encoder.feature_dim)
 
     def ssl_step(self, batch: Any) -> tuple[Tensor, dict[str, Tensor], Tensor, Tensor]:
         (x1, x2), labels = batch

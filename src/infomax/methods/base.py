@@ -4,7 +4,7 @@ logging, and the RNG state carried in checkpoints."""
 from __future__ import annotations
 
 import random
-from typing import Any
+from typing import Any, ClassVar
 
 import lightning as L
 import numpy as np
@@ -14,6 +14,7 @@ from torch import Tensor, nn
 from infomax.config import Config, config_from_dict
 from infomax.dist import gather_objects, rank, world_size
 from infomax.losses import clipped_cross_entropy
+from infomax.nn.encoders import build_encoder
 from infomax.nn.global_bn import convert_global_batchnorm
 from infomax.nn.probes import linear_head, mlp_head
 
@@ -49,10 +50,19 @@ class OnlineProbes(nn.Module):
 
 
 class SSLMethod(L.LightningModule):
-    """Base LightningModule. A subclass builds ``self.encoder`` (a module with ``.embed``),
-    calls ``self.build_probes(feature_dim)``, and defines ``ssl_step(batch) -> (loss, logs,
-    global features, labels)``: the self-supervised loss, named terms to log, the features
-    the online probes train on, and their labels (-1 where unlabelled)."""
+    """Base LightningModule. A subclass builds ``self.encoder`` (a module with ``.embed``;
+    ``make_backbone`` builds the one ``model.encoder`` names), calls
+    ``self.build_probes(feature_dim)``, and defines ``ssl_step(batch) -> (loss, logs, global
+    features, labels)``: the self-supervised loss, named terms to log, the features the
+    online probes train on, and their labels (-1 where unlabelled).
+
+    Batches are ``((x1, x2), labels)``: two augmented views of each image, normalized; with
+    ``needs_index`` True, ``((x1, x2), labels, index)`` with each image's position in the
+    pretraining set. State updated outside the gradient step (momentum encoders, queues,
+    memory banks) may be updated in ``after_step(batch)``, called after each optimizer step,
+    or at the end of ``ssl_step`` under ``torch.no_grad()``; ``self.train_set_size`` is the number of pretraining images."""
+
+    needs_index: ClassVar[bool] = False
 
     def __init__(self, config: Config | dict[str, Any], num_classes: int, in_channels: int,
                  image_size: int) -> None:
@@ -64,6 +74,26 @@ class SSLMethod(L.LightningModule):
                                    "in_channels": in_channels, "image_size": image_size})
         self.probes: OnlineProbes | None = None
         self.steps_per_epoch = 1
+
+    def make_backbone(self, in_channels: int | None = None) -> nn.Module:
+        """The encoder ``model.encoder`` names, for this data set's images (``in_channels``
+        overrides the data set's channel count, e.g. for one colour channel of CMC)."""
+        m = self.cfg.model
+        enc = build_encoder(m.encoder, in_channels or self.in_channels, self.image_size,
+                            ndf=m.ndf, n_rkhs=m.n_rkhs, n_depth=m.n_depth, use_bn=m.use_bn)
+        if self.cfg.train.channels_last:
+            enc.to(memory_format=torch.channels_last)
+        return enc
+
+    @property
+    def train_set_size(self) -> int:
+        """Images in the pretraining set (from the Trainer's DataModule; 0 without one)."""
+        trainer = self._trainer
+        dm = getattr(trainer, "datamodule", None) if trainer is not None else None
+        if dm is not None:
+            dm.setup()
+            return len(dm._train)
+        return int(getattr(self, "_train_set_size", 0))
 
     def build_probes(self, feature_dim: int) -> None:
         self.probes = OnlineProbes(feature_dim, self.num_classes)
@@ -120,6 +150,13 @@ class SSLMethod(L.LightningModule):
                 ", ".join(f"{k}={float(v):.4g}" for k, v in logs.items()))
         return loss + probe_loss
 
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        # Lightning calls this after the optimizer step of the batch.
+        self.after_step(batch)
+
+    def after_step(self, batch: Any) -> None:
+        """Updates outside the gradient step (EMA encoders, queues, banks); none here."""
+
     def validation_step(self, batch: Any, batch_idx: int) -> None:
         x, y = batch
         feats = self.encoder.embed(self._memory_format(x))
@@ -132,7 +169,9 @@ class SSLMethod(L.LightningModule):
     # -- optimisation -----------------------------------------------------------------
     def configure_optimizers(self) -> Any:
         o = self.cfg.optim
-        opt = torch.optim.Adam(self.parameters(), lr=o.lr, betas=tuple(o.betas), eps=o.eps,
+        # Momentum (EMA) encoders hold parameters without gradients: not the optimizer's.
+        params = [p for p in self.parameters() if p.requires_grad]
+        opt = torch.optim.Adam(params, lr=o.lr, betas=tuple(o.betas), eps=o.eps,
                                weight_decay=o.weight_decay)
         steps = self.steps_per_epoch
         if self._trainer is not None:

@@ -188,6 +188,23 @@ class AMDIMEncoder(nn.Module):
         g = self.to1(h5).flatten(1)
         return EncoderOutput(g, self.embed5(h5), self.embed7(h7))
 
+    @property
+    def feature_dim(self) -> int:
+        """Size of the global vector ``embed`` returns."""
+        return self.n_rkhs
+
+    @property
+    def local_dim(self) -> int:
+        """Channels of the intermediate map ``forward_features`` returns."""
+        return self.trunk_width
+
+    def forward_features(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """(global vector (B, n_rkhs), the trunk's 7x7 map (B, trunk_width, 7, 7)): the
+        backbone interface the other methods use (``infomax.nn.encoders``)."""
+        self._check_input(x)
+        h7 = self.to7(x)
+        return self.to1(self.to5(h7)).flatten(1), h7
+
     def embed(self, x: Tensor) -> Tensor:
         """Global embedding only (B, n_rkhs); skips the local embedding heads."""
         self._check_input(x)

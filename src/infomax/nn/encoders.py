@@ -1,0 +1,79 @@
+"""The encoder registry: every method builds its backbone here, by the name the config
+gives (``model.encoder``).
+
+A backbone is an ``nn.Module`` with
+- ``embed(x) -> (B, feature_dim)``: the global vector the probes and evaluations use;
+- ``forward_features(x) -> (global (B, feature_dim), local (B, local_dim, h, w))``: the
+  global vector and an intermediate feature map, computed in one pass;
+- ``feature_dim`` and ``local_dim`` (ints), ``in_channels`` and ``image_size``.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+import torchvision
+from torch import Tensor, nn
+
+from infomax.nn.amdim import AMDIMEncoder
+
+RESNETS: dict[str, Callable[..., torchvision.models.ResNet]] = {
+    "resnet18": torchvision.models.resnet18,
+    "resnet34": torchvision.models.resnet34,
+    "resnet50": torchvision.models.resnet50,
+}
+ENCODERS = ("amdim", *RESNETS)
+
+
+class ResNetEncoder(nn.Module):
+    """A torchvision ResNet (random init) adapted to small images (Chen et al. 2020's CIFAR
+    variant): for inputs up to 64 px the stem is a 3x3 stride-1 convolution without the
+    max-pool, so a 32 px image keeps 32 -> 32 -> 16 -> 8 -> 4 through the four stages. The
+    classifier is dropped: the global vector is the average-pooled last stage, the local
+    map the third stage's output (8x8 for 32 px inputs)."""
+
+    def __init__(self, name: str, in_channels: int = 3, image_size: int = 32) -> None:
+        super().__init__()
+        if name not in RESNETS:
+            raise ValueError(f"unknown ResNet {name!r}; choose one of {', '.join(RESNETS)}")
+        net = RESNETS[name](weights=None)
+        if image_size <= 64:
+            net.conv1 = nn.Conv2d(in_channels, 64, 3, 1, 1, bias=False)
+            net.maxpool = nn.Identity()
+        else:
+            net.conv1 = nn.Conv2d(in_channels, 64, 7, 2, 3, bias=False)
+        nn.init.kaiming_normal_(net.conv1.weight, mode="fan_out", nonlinearity="relu")
+        self.stem = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool, net.layer1,
+                                  net.layer2, net.layer3)
+        self.layer4 = net.layer4
+        self.name, self.in_channels, self.image_size = name, in_channels, image_size
+        self.feature_dim = net.fc.in_features
+        self.local_dim = self.feature_dim // 2
+
+    def forward_features(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        self._check_input(x)
+        local = self.stem(x)
+        return torch.flatten(self.layer4(local).mean((2, 3)), 1), local
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.embed(x)
+
+    def embed(self, x: Tensor) -> Tensor:
+        return self.forward_features(x)[0]
+
+    def _check_input(self, x: Tensor) -> None:
+        if x.dim() != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(f"{self.name} expects input (B, {self.in_channels}, H, W), got "
+                             f"{tuple(x.shape)}")
+
+
+def build_encoder(name: str, in_channels: int, image_size: int, *, ndf: int = 128,
+                  n_rkhs: int = 1024, n_depth: int = 3, use_bn: bool = False) -> nn.Module:
+    """Backbone ``name`` (one of ``ENCODERS``) for ``in_channels`` x ``image_size`` px
+    images; ``ndf``, ``n_rkhs``, ``n_depth`` and ``use_bn`` size the AMDIM encoder."""
+    if name == "amdim":
+        return AMDIMEncoder(image_size, in_channels, ndf, n_rkhs, n_depth, use_bn)
+    if name in RESNETS:
+        return ResNetEncoder(name, in_channels, image_size)
+    raise ValueError(f"unknown encoder {name!r}; choose one of {', '.join(ENCODERS)}")
