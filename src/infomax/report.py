@@ -39,6 +39,8 @@ NCE_TERMS = (("train/l1t5", "NCE 1→5 (global ↔ 5×5 local)"),
 TOTAL = ("train/loss", "total loss (NCE terms + regularizer)")
 REG = ("train/reg", "score regularizer")
 PROBES = (("linear", "linear probe", "C0"), ("mlp", "MLP probe", "C1"))
+# Logged train/* columns that are not terms of the self-supervised loss.
+NOT_TERMS = ("train/loss", "train/probe_loss", "train/reg")
 QUERIES = 8
 NEIGHBOURS = 8
 SAME, DIFFERENT, QUERY = "#1a9641", "#d7191c", "#2c5aa0"
@@ -148,14 +150,19 @@ def plot_losses(metrics: dict[str, tuple[np.ndarray, np.ndarray]], path: Path) -
     gs = fig.add_gridspec(1, 2, width_ratios=[3, 2])
     ax = fig.add_subplot(gs[0])
     drawn = 0
-    for (key, label), color in zip(NCE_TERMS, ("C0", "C1", "C2")):
-        if key in metrics:
-            ax.plot(*metrics[key], color=color, lw=1.4, label=label)
-            drawn += 1
-    if TOTAL[0] in metrics:
-        ax.plot(*metrics[TOTAL[0]], color="black", lw=2.0, label=TOTAL[1])
+    terms = [(k, label) for k, label in NCE_TERMS if k in metrics]
+    amdim = bool(terms)
+    if not amdim:  # another method: whatever terms it logged, by their names
+        terms = [(k, k.split("/", 1)[1]) for k in sorted(metrics) if k.startswith("train/")
+                 and k not in NOT_TERMS and not k.endswith("_acc")]
+    for i, (key, label) in enumerate(terms):
+        ax.plot(*metrics[key], color=f"C{i % 10}", lw=1.4, label=label)
         drawn += 1
-    ax.set_title("Contrastive (NCE) loss terms and total")
+    if TOTAL[0] in metrics:
+        ax.plot(*metrics[TOTAL[0]], color="black", lw=2.0,
+                label=TOTAL[1] if amdim else "total loss")
+        drawn += 1
+    ax.set_title("Contrastive (NCE) loss terms and total" if amdim else "Loss terms and total")
     if drawn:
         ax.set_xlabel("training step")
         ax.set_ylabel("loss (nats)")
