@@ -27,6 +27,18 @@ def rank() -> int:
     return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
 
 
+class _ContiguousGrad(torch.autograd.Function):
+    """The identity, whose backward makes the incoming gradient contiguous."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor) -> Tensor:
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:
+        return grad.contiguous()
+
+
 def gather_targets(x: Tensor) -> tuple[Tensor, int]:
     """(x of every process concatenated on dim 0 in rank order, offset of this process's
     rows in it). With one process: (x, 0). Gradients flow back to every process's ``x``.
@@ -35,7 +47,17 @@ def gather_targets(x: Tensor) -> tuple[Tensor, int]:
     if w == 1:
         return x, 0
     parts = autograd_collective("all_gather")(x.contiguous())
-    return torch.cat(parts, dim=0), rank() * x.shape[0]
+    # all_gather's backward (a reduce-scatter, an all_to_all under gloo) misreads a
+    # non-contiguous gradient, e.g. that of a transposed or strided use of the result: the
+    # loss is right and the gradients silently wrong. Hand it a contiguous one.
+    return _ContiguousGrad.apply(torch.cat(parts, dim=0)), rank() * x.shape[0]
+
+
+def global_sum(x: Tensor) -> Tensor:
+    """Sum of ``x`` over processes, differentiable (the identity with one process)."""
+    if world_size() == 1:
+        return x
+    return autograd_collective("all_reduce")(x)
 
 
 def autograd_collective(name: str):

@@ -154,6 +154,22 @@ class _Progress(TQDMProgressBar):
         return items
 
 
+def lightning_strategy(t: Any) -> Any:
+    """The Lightning strategy for ``train.strategy``. Data parallelism is DDP without
+    broadcasting module buffers from rank 0 before every forward pass: every buffer here
+    is kept identical on all processes already (global BatchNorm statistics, EMA
+    networks, queues and memory banks updated with every process's batch), and a memory
+    bank of a large data set is tens of MB per step."""
+    from lightning.fabric.utilities.imports import _IS_INTERACTIVE
+    from lightning.pytorch.strategies import DDPStrategy
+
+    if t.strategy == "auto" and t.devices * t.num_nodes == 1:
+        return "auto"
+    start = {"ddp": "popen", "ddp_spawn": "spawn", "ddp_notebook": "fork",
+             "auto": "fork" if _IS_INTERACTIVE and t.num_nodes == 1 else "popen"}[t.strategy]
+    return DDPStrategy(start_method=start, broadcast_buffers=False)
+
+
 def is_main_process() -> bool:
     """False in the extra processes of a multi-process run (Lightning's DDP relaunches the
     command once per device; torchrun and SLURM set RANK / SLURM_PROCID before start)."""
@@ -223,7 +239,7 @@ def pretrain(cfg: Config, resume: str | None = None, progress: bool = True,
         max_epochs=t.epochs,
         max_time=timedelta(minutes=t.max_minutes) if t.max_minutes else None,
         precision=t.precision, accelerator=t.accelerator, devices=t.devices,
-        num_nodes=t.num_nodes, strategy=t.strategy,  # global BatchNorm: SSLMethod.setup
+        num_nodes=t.num_nodes, strategy=lightning_strategy(t),  # global BN: SSLMethod.setup
         log_every_n_steps=t.log_every_n_steps,
         limit_train_batches=t.limit_train_batches,
         callbacks=callbacks, logger=loggers, default_root_dir=run_dir,

@@ -14,7 +14,6 @@ interchangeable.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from infomax.dist import autograd_collective, world_size
