@@ -33,6 +33,10 @@ def breakdown_line(r: dict[str, Any]) -> str:
     parts = ", ".join(f"{k} {100 * v:.1f}%" for k, v in r["flop_share"].items()
                       if k != "optimizer")
     enc = r["flops"]["encoder"]
+    if not enc["forward"] and not enc["backward"]:
+        return (f"{r['preset']} {r['precision']}: method {r['method']}: encoder and loss FLOPs "
+                f"are not split for it (AMDIM only); probes "
+                f"{100 * r['flop_share']['probes']:.1f}%")
     return (f"{r['preset']} {r['precision']}: FLOP share {parts}; encoder forward "
             f"{enc['forward'] / 1e9:.2f} GFLOP, backward {enc['backward'] / 1e9:.2f} GFLOP")
 

@@ -255,20 +255,28 @@ def _build(cfg: Config, device: torch.device) -> tuple[SSLMethod, Any, Any, Any]
     info = dataset_info(cfg.data.name)
     model = METHODS[cfg.method](cfg, num_classes=info.num_classes, in_channels=info.channels,
                                 image_size=info.image_size)
+    if hasattr(model, "init_memory"):  # memory banks: one row per image of a CIFAR-sized set
+        model.init_memory(BANK_ROWS)
     model.to(device).train()
     opt_conf = model.configure_optimizers()
     sched = opt_conf["lr_scheduler"]["scheduler"]
     return model, opt_conf["optimizer"], sched, info
 
 
+BANK_ROWS = 50_000
+
+
 def _random_batch(cfg: Config, batch_size: int, device: torch.device,
-                  seed: int) -> tuple[tuple[Tensor, Tensor], Tensor]:
+                  seed: int) -> tuple:
     info = dataset_info(cfg.data.name)
     gen = torch.Generator(device="cpu").manual_seed(seed)
     shape = (batch_size, info.channels, info.image_size, info.image_size)
     x1 = torch.randn(shape, generator=gen).to(device)
     x2 = torch.randn(shape, generator=gen).to(device)
     labels = torch.randint(0, info.num_classes, (batch_size,), generator=gen).to(device)
+    if METHODS[cfg.method].needs_index:
+        index = torch.randperm(BANK_ROWS, generator=gen)[:batch_size].to(device)
+        return (x1, x2), labels, index
     return (x1, x2), labels
 
 
@@ -333,15 +341,23 @@ def _count_step_flops(model: SSLMethod, opt: Any, sched: Any, batch: Any,
         scale(probe_loss).backward()
     probe_bwd = c.get_total_flops()
 
-    targets = [t for out in enc_outs for t in out if t.requires_grad]
-    with FlopCounterMode(display=False) as c:
-        grads = torch.autograd.grad(scale(loss), targets, allow_unused=True)
-    loss_bwd = c.get_total_flops()
-
-    pairs = [(t, g) for t, g in zip(targets, grads) if g is not None]
-    with FlopCounterMode(display=False) as c:
-        torch.autograd.backward([t for t, _ in pairs], [g for _, g in pairs])
-    enc_bwd = c.get_total_flops()
+    targets = [t for out in enc_outs if isinstance(out, tuple) for t in out
+               if isinstance(t, Tensor) and t.requires_grad]
+    if targets:
+        with FlopCounterMode(display=False) as c:
+            grads = torch.autograd.grad(scale(loss), targets, allow_unused=True)
+        loss_bwd = c.get_total_flops()
+        pairs = [(t, g) for t, g in zip(targets, grads) if g is not None]
+        with FlopCounterMode(display=False) as c:
+            torch.autograd.backward([t for t, _ in pairs], [g for _, g in pairs])
+        enc_bwd = c.get_total_flops()
+    else:
+        # Methods that call their encoders through embed / forward_features (all but
+        # AMDIM): no encoder outputs to cut the backward at, so the whole backward and
+        # the forward outside ``model.encoder(...)`` calls count as "loss".
+        with FlopCounterMode(display=False) as c:
+            scale(loss).backward()
+        loss_bwd, enc_bwd = c.get_total_flops(), 0
 
     with FlopCounterMode(display=False) as c:
         opt.step()

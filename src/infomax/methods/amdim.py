@@ -35,7 +35,7 @@ def gather_local_targets(o1: EncoderOutput, o2: EncoderOutput
 class AMDIM(SSLMethod):
     def __init__(self, config: Any, num_classes: int, in_channels: int, image_size: int) -> None:
         super().__init__(config, num_classes, in_channels, image_size)
-        self.encoder: AMDIMEncoder = self.make_backbone()  # the config requires encoder=amdim
+        self.encoder: AMDIMEncoder = self.make_backbone(local_heads=True)  # config: encoder=amdim
         self.build_probes(self.encoder.feature_dim)
 
     def ssl_step(self, batch: Any) -> tuple[Tensor, dict[str, Tensor], Tensor, Tensor]:

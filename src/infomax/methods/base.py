@@ -14,6 +14,7 @@ from torch import Tensor, nn
 from infomax.config import Config, config_from_dict
 from infomax.dist import gather_objects, rank, world_size
 from infomax.losses import clipped_cross_entropy
+from infomax.nn.amdim import AMDIMEncoder
 from infomax.nn.encoders import build_encoder
 from infomax.nn.global_bn import convert_global_batchnorm
 from infomax.nn.probes import linear_head, mlp_head
@@ -75,12 +76,20 @@ class SSLMethod(L.LightningModule):
         self.probes: OnlineProbes | None = None
         self.steps_per_epoch = 1
 
-    def make_backbone(self, in_channels: int | None = None) -> nn.Module:
+    def make_backbone(self, in_channels: int | None = None, local_heads: bool = False
+                      ) -> nn.Module:
         """The encoder ``model.encoder`` names, for this data set's images (``in_channels``
-        overrides the data set's channel count, e.g. for one colour channel of CMC)."""
+        overrides the data set's channel count, e.g. for one colour channel of CMC).
+
+        The AMDIM encoder's local embedding heads (embed5, embed7) serve AMDIM's own cost
+        only: unless ``local_heads``, they are frozen, which keeps them out of the
+        optimizer and keeps DDP from waiting for gradients that never come."""
         m = self.cfg.model
         enc = build_encoder(m.encoder, in_channels or self.in_channels, self.image_size,
                             ndf=m.ndf, n_rkhs=m.n_rkhs, n_depth=m.n_depth, use_bn=m.use_bn)
+        if isinstance(enc, AMDIMEncoder) and not local_heads:
+            enc.embed5.requires_grad_(False)
+            enc.embed7.requires_grad_(False)
         if self.cfg.train.channels_last:
             enc.to(memory_format=torch.channels_last)
         return enc
