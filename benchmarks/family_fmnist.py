@@ -62,7 +62,19 @@ def measure(method: str, minutes: float, encoder: str | None, out: Path,
     }
 
 
-def plot(results: dict, path: Path, minutes: float) -> None:
+def random_baseline(encoder: str | None, out: Path) -> dict:
+    """The untrained encoder: 50 steps at lr 0, so that only the BatchNorm running
+    statistics move (to those of the data), then the same probes."""
+    extra = [f"model.encoder={encoder}"] if encoder else []
+    cfg = make_config("fmnist-tiny", ["optim.lr=0", "train.epochs=1",
+                                      "train.limit_train_batches=50", f"train.out_dir={out}",
+                                      "train.run_name=family-random", *extra])
+    run_dir = pretrain(cfg, progress=False, overwrite=True)
+    probe = run_probe(run_dir / "last.ckpt", protocols=["linear", "knn"], progress=False)
+    return {"linear_top1": probe["linear"]["top1"], "knn_top1": probe["knn"]["top1"]}
+
+
+def plot(results: dict, path: Path, minutes: float, random: dict | None = None) -> None:
     names = list(results)
     lin = [100 * results[n]["linear_top1"] for n in names]
     knn = [100 * results[n]["knn_top1"] for n in names]
@@ -73,6 +85,11 @@ def plot(results: dict, path: Path, minutes: float) -> None:
     for x, a, b in zip(xs, lin, knn):
         ax.text(x - 0.2, a + 0.3, f"{a:.1f}", ha="center", fontsize=7)
         ax.text(x + 0.2, b + 0.3, f"{b:.1f}", ha="center", fontsize=7)
+    if random:
+        ax.axhline(100 * random["linear_top1"], color="#3b6ea8", ls="--", lw=1,
+                   label=f"untrained encoder, linear ({100 * random['linear_top1']:.1f}%)")
+        ax.axhline(100 * random["knn_top1"], color="#e0a030", ls=":", lw=1,
+                   label=f"untrained encoder, kNN ({100 * random['knn_top1']:.1f}%)")
     ax.set_xticks(list(xs), names)
     low = min(lin + knn)
     ax.set_ylim(max(0, low - 10), 100)
@@ -91,6 +108,8 @@ def main() -> None:
     ap.add_argument("--methods", nargs="+", default=list(METHOD_NAMES), choices=METHOD_NAMES)
     ap.add_argument("--encoder", help="model.encoder for every method (default: amdim)")
     ap.add_argument("--again", action="store_true", help="re-measure methods already in the JSON")
+    ap.add_argument("--random-baseline", action="store_true",
+                    help="also probe the untrained encoder (the floor every method must beat)")
     ap.add_argument("--out", default=str(HERE / "runs"), help="folder for the runs")
     ap.add_argument("--json", default=str(HERE / "results" / "family_fmnist.json"))
     ap.add_argument("overrides", nargs="*", metavar="key=value", help="for every method")
@@ -117,13 +136,20 @@ def main() -> None:
         doc["results"][method]["date"] = datetime.now(timezone.utc).strftime("%Y-%m-%d")
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(doc, indent=2))  # after each method: nothing is lost
+    if args.random_baseline and ("random" not in doc or args.again):
+        print("untrained encoder: BatchNorm statistics only, then linear + kNN", flush=True)
+        doc["random"] = random_baseline(args.encoder, Path(args.out))
+        path.write_text(json.dumps(doc, indent=2))
     results = {m: doc["results"][m] for m in METHOD_NAMES if m in doc["results"]}
     print(f"{'method':<10} {'steps':>6} {'linear':>7} {'kNN':>7}  settings")
     for m, r in results.items():
         print(f"{m:<10} {r['steps']:>6} {100 * r['linear_top1']:>6.2f}% "
               f"{100 * r['knn_top1']:>6.2f}%  {' '.join(r['settings']) or '-'}")
+    if "random" in doc:
+        print(f"{'untrained':<10} {0:>6} {100 * doc['random']['linear_top1']:>6.2f}% "
+              f"{100 * doc['random']['knn_top1']:>6.2f}%  optim.lr=0 (BatchNorm statistics only)")
     png = path.with_suffix(".png")
-    plot(results, png, args.minutes)
+    plot(results, png, args.minutes, doc.get("random"))
     print(f"written: {path}, {png}")
 
 
