@@ -4,7 +4,6 @@ through the CLI, checkpoints, and data parallelism of both negative sources."""
 from __future__ import annotations
 
 import math
-import socket
 
 import pytest
 import torch
@@ -20,6 +19,7 @@ from infomax.methods import METHODS
 from infomax.methods.cmc import LAB_CENTER, LAB_HALF_RANGE
 from infomax.nn.global_bn import convert_global_batchnorm
 
+from ddp_utils import free_port, for_equivalence
 from conftest import tiny_args
 
 TAU = 0.07
@@ -155,22 +155,11 @@ def test_pretrain_views_through_the_cli_and_load_the_banks(fake_fmnist, tmp_path
 GLOBAL_BATCH = 8
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _build(negatives):
     torch.manual_seed(0)
     model = METHODS["cmc"](_cfg("cmc.split=views", f"cmc.negatives={negatives}"),
                            num_classes=10, in_channels=1, image_size=32)
-    for m in model.modules():  # the MLP probe's dropout would draw different masks
-        if isinstance(m, torch.nn.Dropout):
-            m.p = 0.0
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(0.01 * torch.randn_like(p))
+    for_equivalence(model)
     if negatives == "bank":
         model.init_memory(2 * GLOBAL_BATCH)
     return model.double()
@@ -230,7 +219,7 @@ def _worker(rank: int, port: int, out: str) -> None:
 @pytest.mark.slow
 def test_two_processes_equal_one_process_and_keep_identical_banks(tmp_path):
     out = tmp_path / "ddp.pt"
-    mp.start_processes(_worker, args=(_free_port(), str(out)), nprocs=2, start_method="spawn")
+    mp.start_processes(_worker, args=(free_port(), str(out)), nprocs=2, start_method="spawn")
     ddp = torch.load(out, weights_only=True)
     # batch negatives: loss and every gradient of one process on the global batch
     model = _build("batch")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import math
-import socket
 
 import numpy as np
 import pytest
@@ -21,6 +20,7 @@ from infomax.losses.dim import dim_loss
 from infomax.methods import METHODS
 from infomax.nn.global_bn import convert_global_batchnorm
 
+from ddp_utils import free_port, for_equivalence
 from conftest import tiny_args
 from test_estimators import logsumexp, softplus
 
@@ -107,25 +107,13 @@ def test_dim_trains_through_the_cli(fake_fmnist, tmp_path, extra):
 # -- two processes (gloo) against one, float64 ---------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def build_model(method: str, overrides: list[str]):
     cfg = make_config("fmnist-tiny", ["model.ndf=8", "model.n_rkhs=32", "model.n_depth=1",
                                       "train.channels_last=false", f"method={method}",
                                       *overrides])
     torch.manual_seed(0)
     model = METHODS[method](cfg, num_classes=10, in_channels=1, image_size=32)
-    for m in model.modules():  # the MLP probe's dropout would draw different masks
-        if isinstance(m, torch.nn.Dropout):
-            m.p = 0.0
-    with torch.no_grad():  # move the zero-initialised convolutions: every gradient nonzero
-        for p in model.parameters():
-            p.add_(0.01 * torch.randn_like(p))
-    return model.double()
+    return for_equivalence(model)
 
 
 def _global_batch():
@@ -170,7 +158,7 @@ def _worker(rank, port, method, overrides, out):
 def check_two_processes_equal_one(method, overrides, tmp_path):
     """Loss, logged terms and every parameter gradient agree to 1e-9 relative."""
     out = tmp_path / "ddp.pt"
-    mp.start_processes(_worker, args=(_free_port(), method, overrides, str(out)),
+    mp.start_processes(_worker, args=(free_port(), method, overrides, str(out)),
                        nprocs=WORLD, start_method="spawn")
     ddp = torch.load(out, weights_only=True)
     model = build_model(method, overrides)

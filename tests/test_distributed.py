@@ -4,7 +4,6 @@ batch give the loss and the parameter gradients of one process on the whole batc
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -21,16 +20,11 @@ from infomax.dist import gather_targets
 from infomax.methods import METHODS
 from infomax.nn.global_bn import GlobalBatchNorm, convert_global_batchnorm
 
+from ddp_utils import free_port, for_equivalence
 from conftest import TINY
 
 GLOBAL_BATCH = 8
 WORLD = 2
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _content_locations(local: torch.Tensor, generator=None) -> torch.Tensor:
@@ -51,13 +45,7 @@ def _build(method: str, use_bn: bool):
     torch.manual_seed(0)
     model = METHODS[method](_config(method, use_bn), num_classes=10, in_channels=1,
                             image_size=32)
-    for m in model.modules():  # the MLP probe's dropout would draw different masks
-        if isinstance(m, torch.nn.Dropout):
-            m.p = 0.0
-    with torch.no_grad():  # move the zero-initialised convolutions: every gradient nonzero
-        for p in model.parameters():
-            p.add_(0.01 * torch.randn_like(p))
-    return model.double()
+    return for_equivalence(model)
 
 
 def _global_batch():
@@ -118,7 +106,7 @@ def _single_process(method: str, use_bn: bool, monkeypatch):
 
 def _run_two_processes(method, use_bn, sync_bn, tmp_path):
     out = tmp_path / "ddp.pt"
-    mp.start_processes(_worker, args=(_free_port(), method, use_bn, sync_bn, str(out)),
+    mp.start_processes(_worker, args=(free_port(), method, use_bn, sync_bn, str(out)),
                        nprocs=WORLD, start_method="spawn")
     return torch.load(out, weights_only=True)
 
@@ -174,7 +162,7 @@ def _gather_worker(rank: int, port: int, out: str) -> None:
 @pytest.mark.slow
 def test_gather_targets_concatenates_in_rank_order_and_sums_gradients(tmp_path):
     out = tmp_path / "gather.pt"
-    mp.start_processes(_gather_worker, args=(_free_port(), str(out)), nprocs=WORLD,
+    mp.start_processes(_gather_worker, args=(free_port(), str(out)), nprocs=WORLD,
                        start_method="spawn")
     parts = torch.load(out, weights_only=True)
     full = torch.tensor([1.0] * 6 + [2.0] * 6, dtype=torch.float64)

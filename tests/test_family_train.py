@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import math
-import socket
 
 import pytest
 import torch
@@ -19,6 +18,7 @@ from infomax.methods import METHODS, BYOL, MoCo
 from infomax.nn.global_bn import GlobalBatchNorm, convert_global_batchnorm
 from infomax.nn.momentum import all_gather_no_grad
 
+from ddp_utils import free_port, for_equivalence
 from conftest import tiny_args
 
 SMALL = {"moco": ["moco.queue_size=64", "moco.hidden_dim=32", "moco.embed_dim=16"],
@@ -100,21 +100,9 @@ GLOBAL_BATCH, WORLD = 8, 2
 DDP_CASES = {"moco": ["moco.shuffle_bn=false"], "simclr": [], "byol": []}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _ddp_model(method, *extra):
     model = _model(method, *(extra or DDP_CASES[method]))
-    for m in model.modules():  # the MLP probe's dropout would draw different masks
-        if isinstance(m, torch.nn.Dropout):
-            m.p = 0.0
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(0.01 * torch.randn_like(p))
-    return model.double()
+    return for_equivalence(model)
 
 
 class _Step(torch.nn.Module):
@@ -168,7 +156,7 @@ def _worker(rank, port, out):
 @pytest.fixture(scope="module")
 def two_process_results(tmp_path_factory):
     out = tmp_path_factory.mktemp("ddp") / "family.pt"
-    mp.start_processes(_worker, args=(_free_port(), str(out)), nprocs=WORLD,
+    mp.start_processes(_worker, args=(free_port(), str(out)), nprocs=WORLD,
                        start_method="spawn")
     return torch.load(out, weights_only=True)
 

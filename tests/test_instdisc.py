@@ -4,7 +4,6 @@ through the CLI, and the bank in checkpoints and across processes."""
 from __future__ import annotations
 
 import math
-import socket
 
 import pytest
 import torch
@@ -15,6 +14,7 @@ from infomax.config import make_config
 from infomax.losses.instdisc import estimate_log_partition, instdisc_nce_loss
 from infomax.methods import METHODS
 
+from ddp_utils import free_port
 from conftest import tiny_args
 
 
@@ -112,12 +112,6 @@ def test_pretrain_through_the_cli_and_load_the_bank(fake_fmnist, tmp_path):
     assert model.encoder.embed(torch.randn(2, 1, 32, 32)).shape == (2, model.encoder.feature_dim)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _ddp_worker(rank: int, port: int, out: str) -> None:
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank,
@@ -142,7 +136,7 @@ def _ddp_worker(rank: int, port: int, out: str) -> None:
 @pytest.mark.slow
 def test_two_processes_keep_identical_banks_and_partition(tmp_path):
     out = tmp_path / "state.pt"
-    mp.start_processes(_ddp_worker, args=(_free_port(), str(out)), nprocs=2,
+    mp.start_processes(_ddp_worker, args=(free_port(), str(out)), nprocs=2,
                        start_method="spawn")
     parts = torch.load(out, weights_only=True)
     torch.testing.assert_close(parts[0], parts[1], rtol=0, atol=0)

@@ -4,7 +4,6 @@ checkpoint loading of another size, identical banks on every process."""
 from __future__ import annotations
 
 import math
-import socket
 
 import pytest
 import torch
@@ -12,6 +11,8 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from infomax.nn.memory import MemoryBank
+
+from ddp_utils import free_port
 
 
 def _unit(v):
@@ -91,12 +92,6 @@ def test_a_bank_of_another_size_loads_a_checkpoint_bank():
         MemoryBank(0, 5).load_state_dict(trained.state_dict())
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _ddp_worker(rank: int, port: int, out: str) -> None:
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank,
@@ -118,7 +113,7 @@ def _ddp_worker(rank: int, port: int, out: str) -> None:
 @pytest.mark.slow
 def test_every_process_applies_every_process_update(tmp_path):
     out = tmp_path / "banks.pt"
-    mp.start_processes(_ddp_worker, args=(_free_port(), str(out)), nprocs=2,
+    mp.start_processes(_ddp_worker, args=(free_port(), str(out)), nprocs=2,
                        start_method="spawn")
     banks = torch.load(out, weights_only=True)
     torch.testing.assert_close(banks[0], banks[1], rtol=0, atol=0)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import math
-import socket
 
 import pytest
 import torch
@@ -13,6 +12,8 @@ import torch.multiprocessing as mp
 from torch import nn
 
 from infomax.nn.momentum import KeyQueue, byol_momentum, ema_update_
+
+from ddp_utils import free_port
 
 
 def _net() -> nn.Module:
@@ -91,12 +92,6 @@ def test_queue_resumes_exactly_from_its_state_dict():
     assert torch.equal(a.keys, b.keys) and int(a.ptr) == int(b.ptr)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _queue_worker(rank: int, port: int, out: str) -> None:
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank,
@@ -117,7 +112,7 @@ def _queue_worker(rank: int, port: int, out: str) -> None:
 @pytest.mark.slow
 def test_queue_is_identical_on_two_processes(tmp_path):
     out = tmp_path / "queue.pt"
-    mp.start_processes(_queue_worker, args=(_free_port(), str(out)), nprocs=2,
+    mp.start_processes(_queue_worker, args=(free_port(), str(out)), nprocs=2,
                        start_method="spawn")
     res = torch.load(out, weights_only=True)
     assert torch.equal(res["parts"][0], res["parts"][1])
