@@ -1,0 +1,1 @@
+"""Reproductions of published experiments, each run by ``infomax study NAME``."""
