@@ -16,7 +16,7 @@ from infomax.cli import main
 from infomax.config import make_config
 from infomax.methods import METHODS, BYOL, MoCo
 from infomax.nn.global_bn import GlobalBatchNorm, convert_global_batchnorm
-from infomax.nn.momentum import all_gather_no_grad
+from infomax.dist import gather_no_grad
 
 from ddp_utils import free_port, for_equivalence
 from conftest import tiny_args
@@ -146,7 +146,7 @@ def _worker(rank, port, out):
             [sum(isinstance(m, GlobalBatchNorm) for m in model.key_encoder.modules()),
              sum(isinstance(m, GlobalBatchNorm) for m in model.encoder.modules())])
         model.eval()
-        results["shuffled_keys"] = all_gather_no_grad(model.keys(x2[share]))
+        results["shuffled_keys"] = gather_no_grad(model.keys(x2[share]))
         if rank == 0:
             torch.save(results, out)
     finally:

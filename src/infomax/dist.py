@@ -53,6 +53,18 @@ def gather_targets(x: Tensor) -> tuple[Tensor, int]:
     return _ContiguousGrad.apply(torch.cat(parts, dim=0)), rank() * x.shape[0]
 
 
+@torch.no_grad()
+def gather_no_grad(x: Tensor) -> Tensor:
+    """``x`` of every process concatenated on dim 0 in rank order, without autograd (keys,
+    bank updates); ``x`` itself with one process."""
+    w = world_size()
+    if w == 1:
+        return x
+    parts = [torch.empty_like(x) for _ in range(w)]
+    dist.all_gather(parts, x.contiguous())
+    return torch.cat(parts, dim=0)
+
+
 def global_sum(x: Tensor) -> Tensor:
     """Sum of ``x`` over processes, differentiable (the identity with one process)."""
     if world_size() == 1:

@@ -11,11 +11,11 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from infomax.dist import rank, world_size
+from infomax.dist import gather_no_grad, rank, world_size
 from infomax.errors import ConfigError
 from infomax.losses.contrastive import moco_infonce
 from infomax.methods.base import SSLMethod
-from infomax.nn.momentum import KeyQueue, all_gather_no_grad, ema_update_
+from infomax.nn.momentum import KeyQueue, ema_update_
 
 KEY_MODULES = ("key_encoder", "key_head")
 
@@ -98,13 +98,13 @@ class MoCo(SSLMethod):
         w = world_size()
         if not (self.cfg.moco.shuffle_bn and w > 1):
             return self._key_net(x)
-        full = all_gather_no_grad(x)
+        full = gather_no_grad(x)
         n, b = full.shape[0], x.shape[0]
         perm = torch.randperm(n, device=x.device) if rank() == 0 else torch.empty(
             n, dtype=torch.long, device=x.device)
         dist.broadcast(perm, 0)  # drawn by rank 0: every process uses the same permutation
         mine = perm.view(w, b)[rank()]
-        shuffled_keys = all_gather_no_grad(self._key_net(full[mine]))  # row j: image perm[j]
+        shuffled_keys = gather_no_grad(self._key_net(full[mine]))  # row j: image perm[j]
         inverse = torch.empty_like(perm)
         inverse[perm] = torch.arange(n, device=x.device)
         return shuffled_keys[inverse].view(w, b, -1)[rank()]

@@ -6,20 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from infomax.dist import world_size
-
-
-def _gather_no_grad(x: Tensor) -> Tensor:
-    """``x`` of every process concatenated on dim 0 in rank order, without autograd."""
-    if world_size() == 1:
-        return x
-    parts = [torch.empty_like(x) for _ in range(world_size())]
-    dist.all_gather(parts, x.contiguous())
-    return torch.cat(parts)
+from infomax.dist import gather_no_grad
 
 
 class MemoryBank(nn.Module):
@@ -88,7 +78,7 @@ class MemoryBank(nn.Module):
         index = index.reshape(-1).to(self.bank.device)
         feats = features.detach().to(self.bank.dtype).reshape(index.shape[0], -1)
         if gather:
-            index, feats = _gather_no_grad(index), _gather_no_grad(feats)
+            index, feats = gather_no_grad(index), gather_no_grad(feats)
         uniq, inverse = torch.unique(index, return_inverse=True)
         if uniq.shape[0] < index.shape[0]:
             # Mean over duplicates by a one-hot matmul: deterministic, unlike scatter-adds

@@ -11,11 +11,10 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from infomax.dist import world_size
+from infomax.dist import gather_no_grad
 
 
 @torch.no_grad()
@@ -47,18 +46,6 @@ def byol_momentum(base: float, step: int, total_steps: int) -> float:
     return 1.0 - (1.0 - base) * (math.cos(math.pi * k / total_steps) + 1.0) / 2.0
 
 
-@torch.no_grad()
-def all_gather_no_grad(x: Tensor) -> Tensor:
-    """``x`` of every process concatenated on dim 0 in rank order, without autograd (for
-    keys, which carry no gradient); ``x`` itself with one process."""
-    w = world_size()
-    if w == 1:
-        return x
-    parts = [torch.empty_like(x) for _ in range(w)]
-    dist.all_gather(parts, x.contiguous())
-    return torch.cat(parts, dim=0)
-
-
 class KeyQueue(nn.Module):
     """MoCo's dictionary (He et al. 2020, Sec. 3.2): a FIFO queue of ``size`` keys of
     ``dim`` features. The keys and the write pointer are registered buffers, so a
@@ -82,7 +69,7 @@ class KeyQueue(nn.Module):
         parallelism the keys of every process are gathered first (in rank order), so every
         process's queue stays identical. A batch that does not divide the queue size wraps
         around; one larger than the queue leaves only its last ``size`` keys."""
-        keys = all_gather_no_grad(keys.detach()).to(self.keys.dtype)
+        keys = gather_no_grad(keys.detach()).to(self.keys.dtype)
         n, size = keys.shape[0], self.size
         idx = (int(self.ptr) + torch.arange(n, device=self.keys.device)) % size
         # With n > size, positions repeat: write only the newest ``size`` keys.
@@ -90,4 +77,4 @@ class KeyQueue(nn.Module):
         self.ptr.fill_((int(self.ptr) + n) % size)
 
 
-__all__ = ["KeyQueue", "all_gather_no_grad", "byol_momentum", "ema_update_"]
+__all__ = ["KeyQueue", "byol_momentum", "ema_update_"]
