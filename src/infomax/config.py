@@ -68,6 +68,17 @@ class ModelConfig:
 class LossConfig:
     tclip: float = _f(20.0, min=0.0, help="soft clip of the NCE scores (0: off)")
     reg_coef: float = _f(0.05, min=0.0, help="weight of the score regularizer")
+    multiscale: bool = _f(True, help="AMDIM's three costs 1->5, 1->7 and 5->5; false: "
+                                     "the single-scale 1->7 cost only")
+
+
+@dataclass
+class MixtureConfig:
+    """AMDIM's mixture-based representations (paper Sec. 3.7; spec amdim.md Sec. 3)."""
+
+    k: int = _f(1, min=1, help="mixture vectors per global feature (1: off, the plain cost)")
+    tau: float = _f(1.0, min=0.0, help="q(j | i) = softmax_j(tau * s_ij)")
+    alpha: float = _f(1.0, min=0.0, help="weight of the entropy term alpha * H(q)")
 
 
 # -- the other methods' own settings (spec/family.md); defaults are their papers' ------------
@@ -191,6 +202,7 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
+    mixture: MixtureConfig = field(default_factory=MixtureConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     probe: ProbeConfig = field(default_factory=ProbeConfig)
@@ -208,6 +220,8 @@ class Config:
         for name in METHOD_NAMES:
             if name != self.method:
                 out.pop(name, None)
+        if self.method != "amdim":
+            out.pop("mixture", None)  # an AMDIM setting
         return out
 
     @property
@@ -331,6 +345,10 @@ def _validate(cfg: Config) -> Config:
         raise ConfigError(f"model.encoder: {cfg.model.encoder!r} cannot run method amdim, whose "
                           f"multiscale cost needs the AMDIM encoder's 5x5 and 7x7 maps; use "
                           f"model.encoder=amdim, or another --method")
+    if cfg.method != "amdim" and cfg.mixture.k > 1:
+        raise ConfigError(f"mixture.k: {cfg.mixture.k} needs method amdim (mixture-based "
+                          f"representations are part of AMDIM's cost); use mixture.k=1 "
+                          f"with method {cfg.method}")
     for key, ms in (("optim.milestones", cfg.optim.milestones),
                     ("probe.milestones", cfg.probe.milestones)):
         if ms != sorted(ms) or any(m < 1 for m in ms):

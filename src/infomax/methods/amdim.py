@@ -10,7 +10,7 @@ from torch import Tensor
 from infomax.dist import gather_targets, world_size
 from infomax.losses import amdim_multiscale_loss
 from infomax.methods.base import SSLMethod
-from infomax.nn.amdim import AMDIMEncoder, EncoderOutput
+from infomax.nn.amdim import AMDIMEncoder, EncoderOutput, MixtureHead
 
 
 def gather_local_targets(o1: EncoderOutput, o2: EncoderOutput
@@ -36,6 +36,13 @@ class AMDIM(SSLMethod):
     def __init__(self, config: Any, num_classes: int, in_channels: int, image_size: int) -> None:
         super().__init__(config, num_classes, in_channels, image_size)
         self.encoder: AMDIMEncoder = self.make_backbone(local_heads=True)  # config: encoder=amdim
+        if not self.cfg.loss.multiscale:
+            # The single-scale cost (1->7) never reads the 5x5 embedding: freeze it, which
+            # keeps it out of the optimizer and DDP from waiting for its gradients.
+            self.encoder.embed5.requires_grad_(False)
+        # Mixture vectors feed the cost only; probes and embeddings use the plain feature.
+        k = self.cfg.mixture.k
+        self.mixture = MixtureHead(self.encoder.feature_dim, k) if k > 1 else None
         self.build_probes(self.encoder.feature_dim)
 
     def ssl_step(self, batch: Any) -> tuple[Tensor, dict[str, Tensor], Tensor, Tensor]:
@@ -46,9 +53,15 @@ class AMDIM(SSLMethod):
         o2 = self.encoder(self._memory_format(x2))
         # Negatives come from the global batch: targets gathered from every process.
         t1, t2, offset = gather_local_targets(o1, o2)
+        mix = self.cfg.mixture
+        mix1, mix2 = ((self.mixture(o1.global_), self.mixture(o2.global_))
+                      if self.mixture is not None else (None, None))
         loss = amdim_multiscale_loss(o1, o2, self.cfg.loss.tclip or None,
                                      reg_coef=self.cfg.loss.reg_coef, trg1=t1, trg2=t2,
-                                     pos_offset=offset)
-        logs = {"l1t5": loss.l1t5, "l1t7": loss.l1t7, "l5t5": loss.l5t5, "reg": loss.reg}
+                                     pos_offset=offset, multiscale=self.cfg.loss.multiscale,
+                                     mix1=mix1, mix2=mix2, tau=mix.tau, alpha=mix.alpha)
+        logs = {name: value for name, value in
+                (("l1t5", loss.l1t5), ("l1t7", loss.l1t7), ("l5t5", loss.l5t5),
+                 ("reg", loss.reg)) if value is not None}
         feats = torch.cat([o1.global_, o2.global_])
         return loss.total, logs, feats, torch.cat([labels, labels])

@@ -216,3 +216,22 @@ class AMDIMEncoder(nn.Module):
             raise ValueError(
                 f"AMDIMEncoder expects input (B, {self.in_channels}, {self.image_size}, "
                 f"{self.image_size}), got {tuple(x.shape)}")
+
+
+class MixtureHead(nn.Module):
+    """AMDIM's mixture vectors (paper Sec. 3.7): f^j = f + m_j(f) for j = 1..k, with m a
+    one-hidden-layer ReLU MLP whose output holds the k residuals. (B, D) -> (B, k, D).
+
+    The output layer keeps PyTorch's random initialisation: zero residuals would make the
+    k components identical, and identical components receive identical gradients forever.
+    """
+
+    def __init__(self, dim: int, k: int, hidden: int | None = None) -> None:
+        super().__init__()
+        self.k = k
+        self.fc1 = nn.Linear(dim, hidden or dim)
+        self.fc2 = nn.Linear(hidden or dim, k * dim)
+
+    def forward(self, f: Tensor) -> Tensor:
+        b, d = f.shape
+        return f[:, None] + self.fc2(F.relu(self.fc1(f))).view(b, self.k, d)
