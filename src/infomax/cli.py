@@ -182,6 +182,26 @@ def _parser() -> argparse.ArgumentParser:
                     help="folder for results.json, the table and the plots")
     sn.add_argument("--no-progress", action="store_true", help="no progress bars")
 
+    ab = sub.add_parser("ablate", help="AMDIM's ablations: the full model and single changes "
+                                       "(multiscale, regularizer, augmentation, mixtures, "
+                                       "encoder size) at one budget, probed alike")
+    ab.add_argument("--preset", required=True, help="the full model (see 'infomax presets')")
+    ab.add_argument("--rows", nargs="+", metavar="ROW",
+                    help="rows to run (default: all): full, single-scale, no-stability, "
+                         "strong-aug, mixtures, encoder-half; full is always run")
+    ab.add_argument("--seeds", nargs="+", metavar="SEED", help="seeds per row (default: 0)")
+    budget = ab.add_mutually_exclusive_group()
+    budget.add_argument("--epochs", type=int, help="pretraining epochs per row")
+    budget.add_argument("--steps", type=int, help="pretraining steps per row (within one "
+                                                  "epoch)")
+    ab.add_argument("--out", default="runs", help="runs and results go to "
+                                                   "OUT/<preset>-ablation (default: runs)")
+    ab.add_argument("--data-dir", help="data root")
+    ab.add_argument("--again", action="store_true", help="re-run rows already measured")
+    ab.add_argument("--no-progress", action="store_true", help="no progress bars")
+    ab.add_argument("overrides", nargs="*", metavar="key=value",
+                    help="changes to the full model, applied to every row")
+
     cf = sub.add_parser("config", help="print a resolved config, or every key")
     cf.add_argument("--preset")
     cf.add_argument("--keys", action="store_true", help="list every key with its default")
@@ -367,6 +387,12 @@ def _config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ablate(args: argparse.Namespace) -> int:
+    from infomax.studies import ablation
+
+    return ablation.run(args)
+
+
 def _study(args: argparse.Namespace) -> int:
     if args.study is None:
         raise InfomaxError("name a study: infomax study gaussian | tschannen (see --help)")
@@ -389,7 +415,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     handlers = {"pretrain": _pretrain, "probe": _probe, "presets": _presets, "data": _data,
                 "config": _config, "bench": _bench, "embed": _embed, "report": _report,
-                "study": _study}
+                "study": _study, "ablate": _ablate}
     try:
         return handlers[args.command](args)
     except InfomaxError as e:
