@@ -227,3 +227,19 @@ def test_no_command_prints_help(capfd):
 def test_tiny_settings_are_valid():
     cfg = make_config("fmnist-tiny", TINY)
     assert (cfg.model.ndf, cfg.model.n_rkhs, cfg.model.n_depth) == (8, 32, 1)
+
+
+def test_augment_flag_sets_strong_views(fake_fmnist, tmp_path):
+    from infomax.data.module import PretrainData
+    from infomax.engine.train import config_from_run
+
+    argv = tiny_args(fake_fmnist, tmp_path, "train.epochs=1", "train.limit_train_batches=1")
+    assert main(argv[:1] + ["--augment", "strong"] + argv[1:]) == 0
+    cfg = config_from_run(tmp_path / "tiny")
+    assert cfg.data.augment == "strong"
+    data = PretrainData(cfg.data, seed=0)
+    data.setup()
+    dataset = data._train
+    while hasattr(dataset, "dataset"):  # subsets and wrappers
+        dataset = dataset.dataset
+    assert "RandAugment" in repr(dataset.transform.view)

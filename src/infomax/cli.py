@@ -44,6 +44,8 @@ def _parser() -> argparse.ArgumentParser:
     pt.add_argument("--method", help="amdim (default), dim, cpc, cmc, instdisc, moco, simclr or "
                                      "byol (method); its settings are the keys METHOD.*")
     pt.add_argument("--encoder", help="amdim, resnet18, resnet34 or resnet50 (model.encoder)")
+    pt.add_argument("--augment", help="plain (default) or strong: strong adds RandAugment to "
+                                      "the views, the paper's '+strong aug' (data.augment)")
     pt.add_argument("--data-dir", help="data root (default: $INFOMAX_DATA or "
                                        "~/.cache/infomax/data)")
     pt.add_argument("--seed", type=int, help="random seed (train.seed)")
@@ -215,6 +217,7 @@ def _pretrain(args: argparse.Namespace) -> int:
 
     flags = []
     for key, value in (("method", args.method), ("model.encoder", args.encoder),
+                       ("data.augment", args.augment),
                        ("data.dir", args.data_dir), ("train.seed", args.seed),
                        ("train.out_dir", args.out), ("train.run_name", args.name),
                        ("train.devices", args.devices), ("train.num_nodes", args.num_nodes),
