@@ -26,3 +26,11 @@ class UnreadableCheckpointError(InfomaxError):
                          f"checkpoint of its run (best.ckpt, last.prev.ckpt), or continue the "
                          f"run with 'infomax pretrain --resume', which falls back to one")
 
+
+class NonFiniteError(InfomaxError):
+    """A training step with a non-finite loss or gradient, beyond train.skip_nonfinite;
+    raised before the optimizer applied it."""
+
+
+class NonFiniteCheckpointError(NonFiniteError):
+    """A checkpoint about to be written holds a NaN or an infinity; it is not written."""

@@ -25,7 +25,8 @@ from infomax.config import Config, config_from_dict, load_config_file
 from infomax.data.module import PretrainData
 from infomax.engine.checkpoints import (AtomicCheckpointIO, atomic_write_text, check_archive,
                                         stale_temp_files)
-from infomax.errors import ConfigError, InfomaxError, UnreadableCheckpointError
+from infomax.errors import (ConfigError, InfomaxError, NonFiniteCheckpointError, NonFiniteError,
+                            UnreadableCheckpointError)
 from infomax.methods import METHODS, SSLMethod
 
 CONFIG_FILE = "config.yaml"
@@ -216,6 +217,21 @@ def _auto_resume(run_dir: Path, main: bool) -> tuple[str, dict[str, Any]]:
     return str(path), ckpt
 
 
+def _stop_line(error: NonFiniteError, run_dir: Path) -> str:
+    """``error``'s line, with the checkpoint the run can continue from."""
+    last = run_dir / LAST
+    try:
+        step = int(read_checkpoint(last, mmap=True).get("global_step", 0))
+        then = (f"its last good checkpoint {last} (step {step}) is kept: continue with "
+                f"'infomax pretrain --resume'")
+    except InfomaxError:
+        then = "no checkpoint was written: start again with --overwrite"
+    if isinstance(error, NonFiniteCheckpointError):
+        return f"{error}; {then}, with a lower optim.lr"
+    return (f"{error}; {then}, with a lower optim.lr, or with --skip-nonfinite N to skip up "
+            f"to N such steps")
+
+
 def is_main_process() -> bool:
     """False in the extra processes of a multi-process run (Lightning's DDP relaunches the
     command once per device; torchrun and SLURM set RANK / SLURM_PROCID before start)."""
@@ -301,7 +317,12 @@ def pretrain(cfg: Config, resume: str | None = None, progress: bool = True,
         enable_progress_bar=progress, enable_model_summary=False,
         num_sanity_val_steps=0, deterministic=False)
     start = time.time()
-    trainer.fit(model, datamodule=data, ckpt_path=ckpt_path)
+    try:
+        trainer.fit(model, datamodule=data, ckpt_path=ckpt_path)
+    except NonFiniteError as e:
+        # Raised before the optimizer applied the step; no checkpoint holds that state
+        # (ModelCheckpoint saves on exceptions only with save_on_exception=True).
+        raise NonFiniteError(_stop_line(e, run_dir)) from None
     if trainer.interrupted:
         raise InfomaxError(f"training was interrupted; continue with "
                            f"'infomax pretrain --resume {last}'")
@@ -317,6 +338,8 @@ def pretrain(cfg: Config, resume: str | None = None, progress: bool = True,
         "best_checkpoint": checkpoint.best_model_path or None,
         "online": {k: float(v) for k, v in trainer.callback_metrics.items()
                    if k.startswith("val/")},
+        # Steps with a non-finite loss or gradient that were not applied (train.skip_nonfinite).
+        "skipped_nonfinite": model.skipped_nonfinite,
     }
     atomic_write_text(run_dir / SUMMARY_FILE, json.dumps(summary, indent=2))
     return run_dir
