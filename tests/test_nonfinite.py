@@ -15,7 +15,7 @@ from conftest import tiny_args
 from infomax.cli import main
 from infomax.config import make_config
 from infomax.errors import ConfigError
-from infomax.methods import METHODS, SSLMethod
+from infomax.methods import SSLMethod
 
 # Two epochs of two steps (0, 1 | 2, 3); checkpoints after steps 1 and 3.
 SHORT = ["train.epochs=2", "train.limit_train_batches=2", "data.val_subset=32"]
@@ -34,15 +34,22 @@ def clone_state(model: SSLMethod) -> dict:
             "optimizer": {i: {k: v.clone() for k, v in s.items()} for i, s in opt.items()}}
 
 
+def same_bits(x: torch.Tensor, y: torch.Tensor) -> bool:
+    """Equal dtype, shape and bytes (NaN included, unlike torch.equal)."""
+    return (x.dtype == y.dtype and x.shape == y.shape and
+            x.contiguous().numpy().tobytes() == y.contiguous().numpy().tobytes())
+
+
 def assert_bitwise_equal(a: dict, b: dict, parts=("params", "buffers", "optimizer")) -> None:
     for part in parts:
         assert a[part].keys() == b[part].keys(), part
         for k in a[part]:
             x, y = a[part][k], b[part][k]
             if isinstance(x, dict):
-                assert all(torch.equal(x[j], y[j]) for j in x), f"{part}.{k}"
+                assert x.keys() == y.keys() and all(same_bits(x[j], y[j]) for j in x), \
+                    f"{part}.{k} changed"
             else:
-                assert torch.equal(x, y), f"{part}.{k} changed"
+                assert same_bits(x, y), f"{part}.{k} changed"
 
 
 def all_finite(ckpt: dict) -> bool:
@@ -59,17 +66,16 @@ def faults(monkeypatch):
     at the start of every step, the steps after_step ran for, and the model."""
     plan: dict[int, str] = {}
     seen: dict = {"start": {}, "after_step": [], "model": None}
-    amdim = METHODS["amdim"]
-    ssl_step = amdim.ssl_step
+    compute_losses = SSLMethod.compute_losses
 
-    def faulty_ssl_step(self, batch):
-        loss, logs, feats, labels = ssl_step(self, batch)
+    def faulty_compute_losses(self, batch):
+        loss, *rest = compute_losses(self, batch)
         kind = plan.get(self.global_step)
         if kind == "loss":
-            loss = loss * NAN  # after the forward pass: BatchNorm statistics have moved
+            loss = loss * NAN  # after the forward pass: buffers have moved
         elif kind == "gradient":  # a finite loss whose backward sends NaN
             loss.register_hook(lambda g: torch.full_like(g, NAN))
-        return loss, logs, feats, labels
+        return (loss, *rest)
 
     def on_train_batch_start(self, batch, batch_idx):
         seen["model"] = self
@@ -81,7 +87,7 @@ def faults(monkeypatch):
         seen["after_step"].append(self.global_step - 1)  # runs after the step counted
         after_step(self, batch)
 
-    monkeypatch.setattr(amdim, "ssl_step", faulty_ssl_step)
+    monkeypatch.setattr(SSLMethod, "compute_losses", faulty_compute_losses)
     monkeypatch.setattr(SSLMethod, "on_train_batch_start", on_train_batch_start)
     monkeypatch.setattr(SSLMethod, "after_step", recording_after_step)
     seen["plan"] = plan
@@ -164,6 +170,22 @@ def test_one_bad_step_more_than_allowed_stops_the_run(fake_fmnist, tmp_path, fau
     assert rc == 2 and "at step 3" in line and "train.skip_nonfinite=1, 1 skipped before" in line
     ckpt = load(tmp_path / "tiny" / "last.ckpt")
     assert ckpt["global_step"] == 2 and ckpt["skipped_nonfinite"] == 1 and all_finite(ckpt)
+
+
+def test_a_skipped_first_step_of_instdisc_puts_its_bank_and_constant_back(fake_fmnist, tmp_path,
+                                                                         faults):
+    # The first step estimates log Z and writes the batch's bank rows inside ssl_step.
+    faults["plan"][0] = "loss"
+    rc = main(tiny_args(fake_fmnist, tmp_path, "method=instdisc", "instdisc.num_negatives=32",
+                        "train.epochs=1", "train.limit_train_batches=2", "data.val_subset=32",
+                        "train.skip_nonfinite=1"))
+    assert rc == 0  # log Z, NaN again, is estimated anew by the next step
+    start = faults["start"]
+    assert torch.isnan(start[1]["buffers"]["log_z"])
+    assert_bitwise_equal(start[0], start[1])
+    ckpt = load(tmp_path / "tiny" / "last.ckpt")
+    assert torch.isfinite(ckpt["state_dict"]["log_z"]) and ckpt["skipped_nonfinite"] == 1
+    assert not torch.equal(ckpt["state_dict"]["bank.bank"], start[1]["buffers"]["bank.bank"])
 
 
 def test_a_checkpoint_holding_a_nan_is_never_written(fake_fmnist, tmp_path, monkeypatch, capfd):
