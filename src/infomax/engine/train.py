@@ -62,9 +62,9 @@ def build_method(cfg: Config, data: PretrainData) -> SSLMethod:
 def read_checkpoint(checkpoint: str | Path, map_location: str = "cpu",
                     mmap: bool = False) -> dict[str, Any]:
     """The contents of a checkpoint written by pretrain; InfomaxError if it is missing or
-    not an infomax checkpoint, UnreadableCheckpointError (one) if it is truncated or
-    corrupt: every byte is checked against the archive's CRC-32s first (torch.load checks
-    none, and with ``mmap`` reads no tensor data at all)."""
+    not an infomax checkpoint, UnreadableCheckpointError (an InfomaxError too) if it is
+    truncated or corrupt: every byte is checked against the archive's CRC-32s first
+    (torch.load checks none, and with ``mmap`` reads no tensor data at all)."""
     path = Path(checkpoint)
     if not path.is_file():
         raise InfomaxError(f"checkpoint {path} does not exist; pass the path of a .ckpt file "
@@ -240,8 +240,10 @@ def is_main_process() -> bool:
 
 def pretrain(cfg: Config, resume: str | None = None, progress: bool = True,
              overwrite: bool = False) -> Path:
-    """Train ``cfg`` and return its run directory (config.yaml, last.ckpt, best.ckpt, logs,
-    summary.json). ``resume`` is a checkpoint path or ``"auto"`` for the run's last.ckpt.
+    """Train ``cfg`` and return its run directory (config.yaml, last.ckpt, the last.ckpt
+    before it as last.prev.ckpt, best.ckpt, logs, summary.json). ``resume`` is a checkpoint
+    path or ``"auto"`` for the run's last.ckpt (or, if that cannot be read, its newest
+    readable checkpoint).
 
     Under data parallelism every process calls this; only the main one checks, prepares
     and writes the run folder, and only it writes summary.json."""
