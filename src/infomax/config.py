@@ -183,6 +183,8 @@ class TrainConfig:
                                          "methods other than amdim)")
     log_every_n_steps: int = _f(20, min=1)
     limit_train_batches: int | None = _f(None, min=1, help="steps per epoch cap")
+    skip_nonfinite: int = _f(0, min=0, help="steps with a non-finite loss or gradient that "
+                                            "are skipped (not applied) before the run stops")
 
 
 @dataclass

@@ -23,11 +23,18 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from infomax.config import Config, config_from_dict, load_config_file
 from infomax.data.module import PretrainData
-from infomax.errors import ConfigError, InfomaxError
+from infomax.engine.checkpoints import (AtomicCheckpointIO, atomic_write_text, check_archive,
+                                        stale_temp_files)
+from infomax.errors import (ConfigError, InfomaxError, NonFiniteCheckpointError, NonFiniteError,
+                            UnreadableCheckpointError)
 from infomax.methods import METHODS, SSLMethod
 
 CONFIG_FILE = "config.yaml"
 SUMMARY_FILE = "summary.json"
+LAST, LAST_PREVIOUS, BEST = "last.ckpt", "last.prev.ckpt", "best.ckpt"
+# Where --resume (no path) moves a last.ckpt it cannot read, so that the next save does not
+# keep it as last.prev.ckpt in place of a good one.
+UNREADABLE_SUFFIX = ".unreadable"
 
 
 def _quiet_lightning() -> None:
@@ -54,17 +61,20 @@ def build_method(cfg: Config, data: PretrainData) -> SSLMethod:
 
 def read_checkpoint(checkpoint: str | Path, map_location: str = "cpu",
                     mmap: bool = False) -> dict[str, Any]:
-    """The contents of a checkpoint written by pretrain; InfomaxError if it is missing,
-    unreadable or not an infomax checkpoint."""
+    """The contents of a checkpoint written by pretrain; InfomaxError if it is missing or
+    not an infomax checkpoint, UnreadableCheckpointError (an InfomaxError too) if it is
+    truncated or corrupt: every byte is checked against the archive's CRC-32s first
+    (torch.load checks none, and with ``mmap`` reads no tensor data at all)."""
     path = Path(checkpoint)
     if not path.is_file():
         raise InfomaxError(f"checkpoint {path} does not exist; pass the path of a .ckpt file "
                            f"written by 'infomax pretrain' (e.g. runs/<name>/last.ckpt)")
+    check_archive(path)
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
-    except Exception as e:  # truncated or foreign file
-        raise InfomaxError(f"checkpoint {path} cannot be read ({type(e).__name__}); it may be "
-                           f"incomplete or not an infomax checkpoint") from None
+    except Exception as e:  # a foreign file that happens to be a whole zip archive
+        raise UnreadableCheckpointError(path, f"torch.load failed with {type(e).__name__}: "
+                                              f"not an infomax checkpoint") from None
     hp = ckpt.get("hyper_parameters", {}) if isinstance(ckpt, dict) else {}
     if not isinstance(hp, dict) or "config" not in hp or "state_dict" not in ckpt:
         raise InfomaxError(f"checkpoint {path} holds no infomax config; it was not written by "
@@ -170,6 +180,58 @@ def lightning_strategy(t: Any) -> Any:
     return DDPStrategy(start_method=start, broadcast_buffers=False)
 
 
+def _auto_resume(run_dir: Path, main: bool) -> tuple[str, dict[str, Any]]:
+    """The checkpoint ``--resume`` without a path continues from, and its contents: the
+    run's last.ckpt; where that is missing or unreadable, the newest readable of
+    last.prev.ckpt and best.ckpt, said in one line on stderr (the unreadable last.ckpt is
+    renamed last.ckpt.unreadable). InfomaxError when none is readable."""
+    last = run_dir / LAST
+    try:
+        return str(last), read_checkpoint(last, mmap=True)
+    except InfomaxError as e:
+        problem = f"{last} cannot be read ({getattr(e, 'reason', e)})" if last.exists() \
+            else f"{last} does not exist"
+    found, failures = [], []
+    for name in (LAST_PREVIOUS, BEST):
+        path = run_dir / name
+        if path.is_file():
+            try:
+                found.append((path, read_checkpoint(path, mmap=True)))
+            except InfomaxError as e:
+                failures.append(f"{name}: {getattr(e, 'reason', e)}")
+    if not found:
+        if not failures and not last.exists():
+            raise InfomaxError(f"cannot resume: {last} does not exist")
+        raise InfomaxError(f"cannot resume: {problem} and {run_dir} holds no other readable "
+                           f"checkpoint ({'; '.join(failures) or 'none written'}); start "
+                           f"over with --overwrite")
+    # The newest; on a tie the kept previous last (it has every epoch-end state).
+    path, ckpt = max(found, key=lambda pc: int(pc[1].get("global_step", 0)))
+    if main:
+        aside = ""
+        if last.exists():
+            os.replace(last, last.with_name(LAST + UNREADABLE_SUFFIX))
+            aside = f"; the unreadable file is kept as {LAST + UNREADABLE_SUFFIX}"
+        print(f"infomax: warning: {problem}; resuming from {path} (step "
+              f"{int(ckpt.get('global_step', 0))}) instead{aside}", file=sys.stderr)
+    return str(path), ckpt
+
+
+def _stop_line(error: NonFiniteError, run_dir: Path) -> str:
+    """``error``'s line, with the checkpoint the run can continue from."""
+    last = run_dir / LAST
+    try:
+        step = int(read_checkpoint(last, mmap=True).get("global_step", 0))
+        then = (f"its last good checkpoint {last} (step {step}) is kept: continue with "
+                f"'infomax pretrain --resume'")
+    except InfomaxError:
+        then = "no checkpoint was written: start again with --overwrite"
+    if isinstance(error, NonFiniteCheckpointError):
+        return f"{error}; {then}, with a lower optim.lr"
+    return (f"{error}; {then}, with a lower optim.lr, or with --skip-nonfinite N to skip up "
+            f"to N such steps")
+
+
 def is_main_process() -> bool:
     """False in the extra processes of a multi-process run (Lightning's DDP relaunches the
     command once per device; torchrun and SLURM set RANK / SLURM_PROCID before start)."""
@@ -178,36 +240,45 @@ def is_main_process() -> bool:
 
 def pretrain(cfg: Config, resume: str | None = None, progress: bool = True,
              overwrite: bool = False) -> Path:
-    """Train ``cfg`` and return its run directory (config.yaml, last.ckpt, best.ckpt, logs,
-    summary.json). ``resume`` is a checkpoint path or ``"auto"`` for the run's last.ckpt.
+    """Train ``cfg`` and return its run directory (config.yaml, last.ckpt, the last.ckpt
+    before it as last.prev.ckpt, best.ckpt, logs, summary.json). ``resume`` is a checkpoint
+    path or ``"auto"`` for the run's last.ckpt (or, if that cannot be read, its newest
+    readable checkpoint).
 
     Under data parallelism every process calls this; only the main one checks, prepares
     and writes the run folder, and only it writes summary.json."""
     _quiet_lightning()
     main = is_main_process()
     run_dir = cfg.run_dir
-    last = run_dir / "last.ckpt"
+    last = run_dir / LAST
     ckpt_path: str | None = None
     resumed: dict[str, Any] | None = None
+    if main:
+        # Left by a process killed while writing a checkpoint; never a checkpoint.
+        for tmp in stale_temp_files(run_dir):
+            tmp.unlink(missing_ok=True)
     if resume is not None:
-        ckpt_path = str(last if resume == "auto" else Path(resume))
-        if not Path(ckpt_path).is_file():
-            raise InfomaxError(f"cannot resume: {ckpt_path} does not exist")
-        resumed = read_checkpoint(ckpt_path, mmap=True)
+        if resume == "auto":
+            ckpt_path, resumed = _auto_resume(run_dir, main)
+        else:
+            ckpt_path = resume
+            if not Path(ckpt_path).is_file():
+                raise InfomaxError(f"cannot resume: {ckpt_path} does not exist")
+            resumed = read_checkpoint(ckpt_path, mmap=True)
         done = _epochs_done(resumed)
         if done >= cfg.train.epochs and (run_dir / SUMMARY_FILE).is_file():
             print(f"infomax: {ckpt_path} has finished {done} epochs already (train.epochs="
                   f"{cfg.train.epochs}); nothing to do. Raise train.epochs to train longer",
                   file=sys.stderr)
             return run_dir
-    elif last.exists() and not overwrite and main:
+    elif (last.exists() or (run_dir / LAST_PREVIOUS).exists()) and not overwrite and main:
         raise InfomaxError(f"{run_dir} already holds a run; continue it with --resume, or "
                            f"choose another train.run_name (or --overwrite to start over)")
     elif overwrite and main:
         # Start over: no checkpoint, log or summary of the previous run may outlive it.
         for name in ("tensorboard", "csv"):
             shutil.rmtree(run_dir / name, ignore_errors=True)
-        for name in ("last.ckpt", "best.ckpt", SUMMARY_FILE):
+        for name in (LAST, LAST_PREVIOUS, LAST + UNREADABLE_SUFFIX, BEST, SUMMARY_FILE):
             (run_dir / name).unlink(missing_ok=True)
     run_dir.mkdir(parents=True, exist_ok=True)
 
@@ -243,10 +314,17 @@ def pretrain(cfg: Config, resume: str | None = None, progress: bool = True,
         log_every_n_steps=t.log_every_n_steps,
         limit_train_batches=t.limit_train_batches,
         callbacks=callbacks, logger=loggers, default_root_dir=run_dir,
+        # Whole-or-absent checkpoint files; the replaced last.ckpt is kept as last.prev.ckpt.
+        plugins=[AtomicCheckpointIO(keep_previous={LAST: LAST_PREVIOUS})],
         enable_progress_bar=progress, enable_model_summary=False,
         num_sanity_val_steps=0, deterministic=False)
     start = time.time()
-    trainer.fit(model, datamodule=data, ckpt_path=ckpt_path)
+    try:
+        trainer.fit(model, datamodule=data, ckpt_path=ckpt_path)
+    except NonFiniteError as e:
+        # Raised before the optimizer applied the step; no checkpoint holds that state
+        # (ModelCheckpoint saves on exceptions only with save_on_exception=True).
+        raise NonFiniteError(_stop_line(e, run_dir)) from None
     if trainer.interrupted:
         raise InfomaxError(f"training was interrupted; continue with "
                            f"'infomax pretrain --resume {last}'")
@@ -262,8 +340,10 @@ def pretrain(cfg: Config, resume: str | None = None, progress: bool = True,
         "best_checkpoint": checkpoint.best_model_path or None,
         "online": {k: float(v) for k, v in trainer.callback_metrics.items()
                    if k.startswith("val/")},
+        # Steps with a non-finite loss or gradient that were not applied (train.skip_nonfinite).
+        "skipped_nonfinite": model.skipped_nonfinite,
     }
-    (run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
+    atomic_write_text(run_dir / SUMMARY_FILE, json.dumps(summary, indent=2))
     return run_dir
 
 

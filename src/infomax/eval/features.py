@@ -10,7 +10,6 @@ modification time), the data set, the split and the view are unchanged.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from torch.utils.data import Dataset
 from infomax.data.module import resolve_name
 from infomax.data.registry import DatasetInfo, build_dataset, dataset_info, resolve_data_root
 from infomax.data.views import test_view
+from infomax.engine.checkpoints import atomic_save
 from infomax.errors import ConfigError
 from infomax.eval.linear import extract_features
 
@@ -111,7 +111,6 @@ def checkpoint_features(checkpoint: str | Path, split: str, data: str | None = N
     ids = image_ids(dataset, name, split)
     if cache:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        torch.save({"key": key, "features": feats, "labels": labels, "ids": ids}, tmp)
-        os.replace(tmp, path)  # atomic: a cut-off write never looks like a cache entry
+        # Whole or absent: a cut-off write never looks like a cache entry.
+        atomic_save({"key": key, "features": feats, "labels": labels, "ids": ids}, path)
     return FeatureSet(feats, labels, ids, name, split, info)

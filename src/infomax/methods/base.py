@@ -4,15 +4,19 @@ logging, and the RNG state carried in checkpoints."""
 from __future__ import annotations
 
 import random
+import sys
 from typing import Any, ClassVar
 
 import lightning as L
 import numpy as np
 import torch
 from torch import Tensor, nn
+from tqdm import tqdm
 
 from infomax.config import Config, config_from_dict
 from infomax.dist import gather_objects, rank, world_size
+from infomax.engine.checkpoints import first_nonfinite
+from infomax.errors import NonFiniteCheckpointError, NonFiniteError
 from infomax.losses import clipped_cross_entropy
 from infomax.nn.amdim import AMDIMEncoder
 from infomax.nn.encoders import build_encoder
@@ -50,6 +54,34 @@ class OnlineProbes(nn.Module):
         return {"linear": self.linear(feats), "mlp": self.mlp(feats)}
 
 
+class BufferBackup:
+    """A copy of a module's buffers (BatchNorm statistics, queues, memory banks, estimated
+    constants), taken before a training step and put back if the step is refused: a
+    forward pass changes them before its loss can be checked. The copies are allocated
+    once and refreshed in place."""
+
+    def __init__(self) -> None:
+        self._names: list[str] = []
+        self._copies: list[Tensor] = []
+
+    def save(self, module: nn.Module) -> None:
+        named = list(module.named_buffers())
+        names, bufs = [n for n, _ in named], [b.detach() for _, b in named]
+        if names == self._names and all(
+                c.shape == b.shape and c.dtype == b.dtype and c.device == b.device
+                for c, b in zip(self._copies, bufs)):
+            if bufs:
+                torch._foreach_copy_(self._copies, bufs)  # one fused copy per device
+        else:  # first step, or a buffer was resized (a memory bank sized in setup)
+            self._names, self._copies = names, [b.clone() for b in bufs]
+
+    def restore(self, module: nn.Module) -> None:
+        bufs = dict(module.named_buffers())
+        with torch.no_grad():
+            for name, copy in zip(self._names, self._copies):
+                bufs[name].copy_(copy)
+
+
 class SSLMethod(L.LightningModule):
     """Base LightningModule. A subclass builds ``self.encoder`` (a module with ``.embed``;
     ``make_backbone`` builds the one ``model.encoder`` names), calls
@@ -61,9 +93,14 @@ class SSLMethod(L.LightningModule):
     ``needs_index`` True, ``((x1, x2), labels, index)`` with each image's position in the
     pretraining set. State updated outside the gradient step (momentum encoders, queues,
     memory banks) may be updated in ``after_step(batch)``, called after each optimizer step,
-    or at the end of ``ssl_step`` under ``torch.no_grad()``; ``self.train_set_size`` is the number of pretraining images."""
+    or at the end of ``ssl_step`` under ``torch.no_grad()``; ``self.train_set_size`` is the number of pretraining images.
+
+    A step whose loss or gradients are not finite is never applied: see
+    ``on_before_optimizer_step``. ``nonfinite_buffers`` names buffers that may hold NaN in
+    a checkpoint on purpose (e.g. a constant not estimated yet)."""
 
     needs_index: ClassVar[bool] = False
+    nonfinite_buffers: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: Config | dict[str, Any], num_classes: int, in_channels: int,
                  image_size: int) -> None:
@@ -75,6 +112,12 @@ class SSLMethod(L.LightningModule):
                                    "in_channels": in_channels, "image_size": image_size})
         self.probes: OnlineProbes | None = None
         self.steps_per_epoch = 1
+        # Steps refused for a non-finite loss or gradient, over the whole run (checkpointed).
+        self.skipped_nonfinite = 0
+        self._backup = BufferBackup()
+        self._step_loss: Tensor | None = None
+        self._step_logs: dict[str, Tensor] = {}
+        self._skipped = False
 
     def make_backbone(self, in_channels: int | None = None, local_heads: bool = False
                       ) -> nn.Module:
@@ -141,6 +184,10 @@ class SSLMethod(L.LightningModule):
         return loss, probe_loss, logs, logits, labels
 
     def training_step(self, batch: Any, batch_idx: int) -> Tensor:
+        if self.cfg.train.skip_nonfinite > 0:
+            # A skipped step must leave the buffers as they were; without skips a fault
+            # ends the run and the in-memory state is never saved.
+            self._backup.save(self)
         loss, probe_loss, logs, logits, labels = self.compute_losses(batch)
         bs = labels.shape[0]
         self.log("train/loss", loss, prog_bar=True, batch_size=bs)
@@ -153,15 +200,80 @@ class SSLMethod(L.LightningModule):
                 acc = (z[labelled].argmax(1) == labels[labelled]).float().mean()
                 self.log(f"train/{name}_acc", acc, batch_size=int(labelled.sum()))
         self.log("lr", self.trainer.optimizers[0].param_groups[0]["lr"], batch_size=bs)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(
-                f"non-finite loss at step {self.global_step}: " +
-                ", ".join(f"{k}={float(v):.4g}" for k, v in logs.items()))
-        return loss + probe_loss
+        total = loss + probe_loss
+        # Checked in on_before_optimizer_step, with the gradients, in one synchronization.
+        self._step_loss = total.detach()
+        self._step_logs = {"loss": loss.detach(), **{k: v.detach() for k, v in logs.items()},
+                           "probe_loss": probe_loss.detach()}
+        return total
+
+    # -- numerical faults ---------------------------------------------------------------
+    def on_before_optimizer_step(self, optimizer: Any) -> None:
+        """Refuse a step whose loss or gradients hold a NaN or an infinity. Lightning calls
+        this after backward (and DDP's gradient averaging) and before ``optimizer.step``
+        applies the gradients. The first ``train.skip_nonfinite`` such steps are skipped:
+        gradients dropped (the optimizer then changes no parameter and no moment), buffers
+        put back, ``after_step`` not run, one warning line; the next one raises
+        NonFiniteError, which stops the run. The step still counts (global_step and the
+        learning-rate schedule advance, as for a batch Lightning skips). Under 16-mixed,
+        non-finite gradients with a finite loss are the GradScaler's to skip (it lowers its
+        scale), as usual."""
+        self._skipped = False
+        params = [p for g in optimizer.param_groups for p in g["params"]]
+        fault = self._nonfinite(params)
+        if fault is None:
+            return
+        step, limit = self.global_step, self.cfg.train.skip_nonfinite
+        terms = ", ".join(f"{k}={float(v):.4g}" for k, v in self._step_logs.items())
+        if fault == "loss" and torch.isfinite(self._step_loss):
+            terms = f"in another process; here {terms}"
+        if self.skipped_nonfinite >= limit:
+            raise NonFiniteError(f"non-finite {fault} at step {step} ({terms}); the run "
+                                 f"stopped before applying it (train.skip_nonfinite={limit}, "
+                                 f"{self.skipped_nonfinite} skipped before)")
+        for p in params:
+            p.grad = None
+        self._backup.restore(self)
+        self.skipped_step()
+        self.skipped_nonfinite += 1
+        self._skipped = True
+        if rank() == 0:
+            _say(f"infomax: warning: non-finite {fault} at step {step} ({terms}); step "
+                 f"skipped ({self.skipped_nonfinite} of train.skip_nonfinite={limit})")
+
+    def _nonfinite(self, params: list[nn.Parameter]) -> str | None:
+        """What is not finite in this step ("loss", "gradient of NAME"), agreed by every
+        process: gradients are identical after DDP's averaging, losses are not."""
+        loss_bad = ~torch.isfinite(self._step_loss)
+        grads = {n: p.grad for n, p in self.named_parameters() if p.grad is not None}
+        check_grads = getattr(self.trainer.precision_plugin, "scaler", None) is None
+        if check_grads and grads:
+            norm = torch.nn.utils.get_total_norm(list(grads.values()), float("inf"))
+            grad_bad = ~torch.isfinite(norm.to(loss_bad.device))
+        else:
+            grad_bad = torch.zeros_like(loss_bad)
+        flags = torch.stack([loss_bad, grad_bad]).to(torch.int32)
+        if world_size() > 1:
+            torch.distributed.all_reduce(flags, op=torch.distributed.ReduceOp.MAX)
+        loss_bad, grad_bad = (bool(f) for f in flags.tolist())
+        if loss_bad:
+            return "loss"
+        if grad_bad:
+            return f"gradient of {first_nonfinite(grads)}"
+        return None
+
+    def skipped_step(self) -> None:
+        """Called when a step was skipped, after its buffers were put back: a method that
+        caches something about a buffer outside it resets that cache here."""
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
         # Lightning calls this after the optimizer step of the batch.
-        self.after_step(batch)
+        if self.cfg.train.skip_nonfinite > 0:  # the running count (without skips: always 0)
+            self.log("train/skipped_nonfinite", float(self.skipped_nonfinite), batch_size=1)
+        if self._skipped:
+            self._skipped = False
+        else:
+            self.after_step(batch)
 
     def after_step(self, batch: Any) -> None:
         """Updates outside the gradient step (EMA encoders, queues, banks); none here."""
@@ -207,8 +319,27 @@ class SSLMethod(L.LightningModule):
         # Every process's states (this hook runs on all of them; the main one writes).
         if world_size() > 1:
             checkpoint["rng_states_per_rank"] = gather_objects(states)
+        checkpoint["skipped_nonfinite"] = self.skipped_nonfinite
+        self._refuse_nonfinite(checkpoint)
+
+    def _refuse_nonfinite(self, checkpoint: dict[str, Any]) -> None:
+        """NonFiniteError instead of a checkpoint holding a NaN or an infinity (in a
+        parameter, a buffer or the optimizer's state): whatever let it in, the run's
+        previous checkpoint stays the newest. Every process runs this on identical state,
+        so all stop together."""
+        named = {f"state_dict.{k}": v for k, v in checkpoint.get("state_dict", {}).items()
+                 if k not in self.nonfinite_buffers}
+        for i, opt in enumerate(checkpoint.get("optimizer_states", [])):
+            for pid, state in opt.get("state", {}).items():
+                named.update({f"optimizer_states[{i}].{pid}.{k}": v for k, v in state.items()})
+        bad = first_nonfinite(named)
+        if bad is not None:
+            raise NonFiniteCheckpointError(f"refusing to save a checkpoint at step "
+                                           f"{self.global_step}: {bad} holds a NaN or an "
+                                           f"infinity")
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.skipped_nonfinite = int(checkpoint.get("skipped_nonfinite", 0))
         per_rank = checkpoint.get("rng_states_per_rank")
         if per_rank and len(per_rank) == world_size():
             self._pending_rng = per_rank[rank()]
@@ -237,3 +368,8 @@ class SSLMethod(L.LightningModule):
             if states["cuda"] and torch.cuda.is_available():
                 torch.cuda.set_rng_state_all(states["cuda"])
         self._pending_rng = None
+
+
+def _say(line: str) -> None:
+    """One line on stderr that leaves a progress bar intact."""
+    tqdm.write(line, file=sys.stderr)

@@ -46,6 +46,7 @@ class InstDisc(SSLMethod):
     Z (Eq. (5)) is estimated once, on the first batch, and kept in the ``log_z`` buffer."""
 
     needs_index = True
+    nonfinite_buffers = ("log_z",)  # NaN until the first step estimates it
 
     def __init__(self, config: Any, num_classes: int, in_channels: int, image_size: int) -> None:
         super().__init__(config, num_classes, in_channels, image_size)
@@ -69,6 +70,10 @@ class InstDisc(SSLMethod):
             # A bank of the right size is kept (e.g. one loaded from a checkpoint).
             if n and self.bank.size != n:
                 self.init_memory(n)
+
+    def skipped_step(self) -> None:
+        # log_z was put back: NaN again if the skipped step was the one that estimated it.
+        self._z_known = False
 
     def ssl_step(self, batch: Any) -> tuple[Tensor, dict[str, Tensor], Tensor, Tensor]:
         (x1, _), labels, index = batch
