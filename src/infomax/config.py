@@ -7,6 +7,7 @@ names the key, the value and what is valid.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import math
 import re
 import types
@@ -47,6 +48,46 @@ class DataConfig:
                                                        "images (a fixed random subset)")
     val_subset: int | None = _f(None, min=1, help="evaluate the online probes on this many "
                                                   "test images (a fixed random subset)")
+
+
+# The data sets ``data.name`` may name (infomax.data.registry holds their constants and
+# readers; the names are here so that a config is checked without importing torch).
+DATA_SETS: tuple[str, ...] = ("fashion-mnist", "mnist", "cifar10", "cifar100", "stl10")
+IMAGEFOLDER_PREFIX = "imagefolder:"
+DATA_ALIASES = {
+    "fashion_mnist": "fashion-mnist",
+    "fashionmnist": "fashion-mnist",
+    "fmnist": "fashion-mnist",
+    "cifar-10": "cifar10",
+    "cifar_10": "cifar10",
+    "cifar-100": "cifar100",
+    "cifar_100": "cifar100",
+    "stl-10": "stl10",
+    "stl_10": "stl10",
+}
+
+
+def valid_data_names() -> str:
+    return ", ".join(DATA_SETS + (IMAGEFOLDER_PREFIX + "<path>",))
+
+
+def canonical_data_name(name: str) -> str:
+    """The registry name for ``name`` (case and a few spellings forgiven), or ConfigError.
+    ``imagefolder:<path>`` is returned as given; its folder is not looked at here."""
+    if not isinstance(name, str):
+        raise ConfigError(f"data set name must be a string, got {name!r}; valid names: "
+                          f"{valid_data_names()}")
+    if name.startswith(IMAGEFOLDER_PREFIX):
+        if not name[len(IMAGEFOLDER_PREFIX):].strip():
+            raise ConfigError(
+                f"data set {name!r} names no folder; write {IMAGEFOLDER_PREFIX}<path>, "
+                f"with <path>/train/<class>/<image> and <path>/val/<class>/<image>")
+        return name
+    key = name.strip().lower()
+    key = DATA_ALIASES.get(key, key)
+    if key not in DATA_SETS:
+        raise ConfigError(f"unknown data set {name!r}; valid names: {valid_data_names()}")
+    return key
 
 
 ENCODERS = ("amdim", "resnet18", "resnet34", "resnet50")
@@ -242,6 +283,11 @@ def _type_name(tp: Any) -> str:
 _NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 
 
+def _accepts(meta: dict) -> str:
+    """What a key's values must satisfy besides their type, for its type errors: ' >= 1'."""
+    return "" if meta.get("min") is None else f" >= {meta['min']}"
+
+
 def _coerce(key: str, value: Any, tp: Any, meta: dict) -> Any:
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
@@ -262,25 +308,30 @@ def _coerce(key: str, value: Any, tp: Any, meta: dict) -> Any:
         raise ConfigError(f"{key}: expected true or false, got {value!r}")
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+            raise ConfigError(f"{key}: expected an integer{_accepts(meta)}, got {value!r}")
         return value
     if tp is float:
         if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
             value = float(value)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{key}: expected a number, got {value!r}")
+            raise ConfigError(f"{key}: expected a number{_accepts(meta)}, got {value!r}")
         try:
             number = float(value)
         except OverflowError:  # an integer beyond the float range
             number = math.inf
         if not math.isfinite(number):
-            raise ConfigError(f"{key}: expected a finite number, got {value!r}")
+            raise ConfigError(f"{key}: expected a finite number{_accepts(meta)}, got "
+                              f"{value!r}")
         return number
     if tp is str:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             value = str(value)  # e.g. precision: 32
+        elif isinstance(value, datetime.date):
+            value = value.isoformat()  # YAML reads e.g. a run name 2024-05-01 as a date
         if not isinstance(value, str):
-            raise ConfigError(f"{key}: expected a string, got {value!r}")
+            choices = meta.get("choices")
+            wanted = f"one of {', '.join(choices)}" if choices else "a string"
+            raise ConfigError(f"{key}: expected {wanted}, got {value!r}")
         return value
     raise ConfigError(f"{key}: unsupported type {_type_name(tp)}")  # pragma: no cover
 
@@ -323,6 +374,10 @@ def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
 
 
 def _validate(cfg: Config) -> Config:
+    try:
+        canonical_data_name(cfg.data.name)
+    except ConfigError as e:
+        raise ConfigError(f"data.name: {e}") from None
     if len(cfg.optim.betas) != 2 or not all(0.0 <= b < 1.0 for b in cfg.optim.betas):
         raise ConfigError(f"optim.betas: {cfg.optim.betas!r} must be two numbers in [0, 1)")
     if not 0 <= cfg.train.seed < 2**32:
@@ -409,8 +464,21 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"config file {path} cannot be read ({type(e).__name__})") from None
     except yaml.YAMLError as e:
-        raise ConfigError(f"config file {path} is not valid YAML: {str(e).splitlines()[0]}") from None
-    return data or {}
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise ConfigError(f"config file {path} is not valid YAML{where}: {problem}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} holds {type(data).__name__} {_short(data)}, "
+                          f"not a mapping of keys like 'model: {{ndf: 64}}'")
+    return data
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def describe_keys() -> str:
