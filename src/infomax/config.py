@@ -436,6 +436,8 @@ def parse_override(text: str) -> dict[str, Any]:
         value = yaml.safe_load(raw) if raw.strip() else None
     except yaml.YAMLError:
         value = raw
+    if isinstance(value, dict) and not raw.strip().startswith("{"):
+        value = raw.strip()  # 'imagefolder:' is text; a mapping is written {key: value}
     out: dict[str, Any] = {}
     node = out
     parts = key.split(".")
