@@ -278,6 +278,17 @@ def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", str(tp).replace("typing.", ""))
 
 
+# What reading YAML text may raise: besides YAMLError, PyYAML's constructors let plain
+# Python errors of many kinds out for bad tagged scalars ('!!int abc' ValueError, '!!bool
+# maybe' KeyError, '!!int' IndexError, '!!timestamp' AttributeError), and deep nesting
+# ('[[[[...') exhausts the stack. Whatever the parser raises, the text is not usable YAML.
+_YAML_ERRORS = (Exception,)
+
+
+def _first_line(text: str) -> str:
+    return (str(text).strip().splitlines() or [""])[0]
+
+
 # A decimal number as YAML 1.2 and Python write it. PyYAML follows YAML 1.1, which reads
 # "1e-3" and "1.0e3" (no dot, or no exponent sign) as strings.
 _NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
@@ -356,7 +367,7 @@ def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
     for key in data:
         if key not in fields:
             where = f"in {prefix[:-1]}" if prefix else "at the top level"
-            raise ConfigError(f"unknown config key '{prefix}{key}'; valid keys {where}: "
+            raise ConfigError(f"unknown config key {f'{prefix}{key}'!r}; valid keys {where}: "
                               f"{', '.join(fields)}")
     kwargs = {}
     for name, f in fields.items():
@@ -409,7 +420,7 @@ def preset_names() -> list[str]:
 def load_preset_dict(name: str) -> dict[str, Any]:
     names = preset_names()
     if name not in names:
-        raise ConfigError(f"unknown preset '{name}'; choose one of {', '.join(names)}")
+        raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(names)}")
     text = (resources.files("infomax") / "presets" / f"{name}.yaml").read_text()
     data = yaml.safe_load(text) or {}
     data["preset"] = name
@@ -427,14 +438,14 @@ def parse_override(text: str) -> dict[str, Any]:
     """``a.b=value`` -> {"a": {"b": value}}; the value is read as YAML (numbers, lists,
     true/false, null)."""
     if "=" not in text:
-        raise ConfigError(f"override '{text}' is not of the form key=value, e.g. model.ndf=64")
+        raise ConfigError(f"override {text!r} is not of the form key=value, e.g. model.ndf=64")
     key, raw = text.split("=", 1)
     key = key.strip()
     if not key or any(not part for part in key.split(".")):
-        raise ConfigError(f"override '{text}' has an empty key; write e.g. train.epochs=10")
+        raise ConfigError(f"override {text!r} has an empty key; write e.g. train.epochs=10")
     try:
         value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError:
+    except _YAML_ERRORS:  # not YAML: the text itself (a key that wants a number says so)
         value = raw
     if isinstance(value, dict) and not raw.strip().startswith("{"):
         value = raw.strip()  # 'imagefolder:' is text; a mapping is written {key: value}
@@ -468,8 +479,11 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        problem = _first_line(getattr(e, "problem", None) or str(e))
         raise ConfigError(f"config file {path} is not valid YAML{where}: {problem}") from None
+    except _YAML_ERRORS as e:
+        raise ConfigError(f"config file {path} is not valid YAML: {type(e).__name__}: "
+                          f"{_first_line(str(e))}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
