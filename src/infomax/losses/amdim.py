@@ -55,9 +55,11 @@ def amdim_pair_nce(src: Tensor, trg: Tensor, tclip: float | None = DEFAULT_TCLIP
     b, d = src.shape
     n, d_t, locs = trg.shape
     if d != d_t:
-        raise ValueError(f"src and trg feature sizes differ: {d} vs {d_t}")
+        raise ValueError(f"src and trg feature sizes differ: src {tuple(src.shape)}, trg "
+                         f"{tuple(trg.shape)}")
     if not 0 <= pos_offset <= n - b:
-        raise ValueError(f"pos_offset {pos_offset} out of range for {b} sources, {n} targets")
+        raise ValueError(f"pos_offset {pos_offset} out of range for src {tuple(src.shape)} "
+                         f"and trg {tuple(trg.shape)}: needs 0 <= pos_offset <= N - B")
     dtype = _score_dtype(src)
     # (B, D) @ (D, N*L): one GEMM for every score, then (B, N, L).
     trg_flat = trg.to(dtype).permute(1, 0, 2).reshape(d, n * locs)
@@ -91,6 +93,9 @@ class MultiscaleLoss(NamedTuple):
 
 def sample_locations(local: Tensor, generator: torch.Generator | None = None) -> Tensor:
     """One location per image, drawn uniformly: (B, D, H, W) -> (B, D)."""
+    if local.dim() != 4:
+        raise ValueError(f"sample_locations expects a local map (B, D, H, W); got "
+                         f"{tuple(local.shape)}")
     b, d, h, w = local.shape
     idx = torch.randint(h * w, (b,), device=local.device, generator=generator)
     return local.flatten(2)[torch.arange(b, device=local.device), :, idx]
@@ -111,6 +116,11 @@ def amdim_multiscale_loss(out1: EncoderOutput, out2: EncoderOutput,
     """
     trg1 = out1 if trg1 is None else trg1
     trg2 = out2 if trg2 is None else trg2
+    for name, out in (("out1", out1), ("out2", out2), ("trg1", trg1), ("trg2", trg2)):
+        if out.global_.dim() != 2 or out.local5.dim() != 4 or out.local7.dim() != 4:
+            raise ValueError(f"amdim_multiscale_loss expects {name} = (global (B, D), local5 "
+                             f"and local7 (B, D, H, W)); got {tuple(out.global_.shape)}, "
+                             f"{tuple(out.local5.shape)} and {tuple(out.local7.shape)}")
     t5 = (trg1.local5.flatten(2), trg2.local5.flatten(2))
     t7 = (trg1.local7.flatten(2), trg2.local7.flatten(2))
     s5 = (sample_locations(out1.local5, generator), sample_locations(out2.local5, generator))
