@@ -232,17 +232,18 @@ def test_pretrain_without_preset_still_says_it_uses_fmnist_tiny(paths, capsys, m
 
 
 # (command line, exit status, the exact error line), run as separate processes. The
-# pretrain one imports torch and Lightning first, whose import-time warnings would also
-# land on stderr.
+# probe one imports torch and Lightning first, whose import-time warnings would also land
+# on stderr.
 PROCESS = [
+    (["probe", "none.ckpt"], 2,
+     "infomax: error: checkpoint none.ckpt does not exist; pass the path of a .ckpt file "
+     "written by 'infomax pretrain' (e.g. runs/<name>/last.ckpt)"),
     (["pretrain", "--config", "list.yaml"], 2,
      "infomax: error: config file list.yaml holds list [1, 2], not a mapping of keys like "
      "'model: {ndf: 64}'"),
     (["config", "data.name=imagenette"], 2,
      "infomax: error: data.name: unknown data set 'imagenette'; valid names: fashion-mnist, "
      "mnist, cifar10, cifar100, stl10, imagefolder:<path>"),
-    (["config", "train.precision=[32]"], 2,
-     "infomax: error: train.precision: expected one of 32, bf16-mixed, 16-mixed, got [32]"),
     (["probe", "none.ckpt", "--knn-k", "many"], 2,
      "infomax: error: argument --knn-k: invalid int value: 'many' (see 'infomax probe --help')"),
 ]

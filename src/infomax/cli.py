@@ -191,7 +191,6 @@ def _parser() -> argparse.ArgumentParser:
 
 def _pretrain(args: argparse.Namespace) -> int:
     from infomax.config import load_config_file, make_config
-    from infomax.engine.train import check_devices, is_main_process, pretrain
 
     flags = []
     for key, value in (("method", args.method), ("model.encoder", args.encoder),
@@ -219,6 +218,9 @@ def _pretrain(args: argparse.Namespace) -> int:
     if preset is None and base is None:
         preset = "fmnist-tiny"
     cfg = make_config(preset, [*args.overrides, *flags], base=base)
+    # Imported once the config is good: torch and Lightning take seconds to load.
+    from infomax.engine.train import check_devices, is_main_process, pretrain
+
     check_devices(cfg)
     if args.preset is None and base is None and is_main_process():
         # Said once the config is known to be good: a refused one gets its error line only.
