@@ -168,7 +168,7 @@ def test_the_module_entry_point_exits_non_zero_without_traceback(tmp_path):
                           capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert proc.returncode == 2
     assert proc.stderr.splitlines() == [
-        "infomax: error: model.ndf: expected an integer, got 'zero'"]
+        "infomax: error: model.ndf: expected an integer >= 1, got 'zero'"]
     assert proc.stdout == ""
 
 

@@ -142,6 +142,20 @@ def test_floats_in_lists_and_files_in_exponent_notation(tmp_path):
 def test_a_number_looking_string_stays_a_string_for_string_keys():
     assert make_config(None, ["train.run_name=1e-3"]).train.run_name == "1e-3"
     assert make_config(None, ["train.precision=32"]).train.precision == "32"
+    # YAML reads these as a date and as a one-key mapping; string keys keep the text.
+    assert make_config(None, ["train.run_name=2024-05-01"]).train.run_name == "2024-05-01"
+    assert parse_override("data.name=imagefolder:") == {"data": {"name": "imagefolder:"}}
+    assert parse_override("model={ndf: 3}") == {"model": {"ndf": 3}}
+
+
+def test_data_name_is_checked_when_the_config_is_built():
+    assert make_config(None, ["data.name=FMNIST"]).data.name == "FMNIST"  # a known spelling
+    assert make_config(None, ["data.name=imagefolder:/nowhere"]).data.name == "imagefolder:/nowhere"
+    text = error_of(["data.name=imagenette"])
+    assert text.startswith("data.name: unknown data set 'imagenette'; valid names: ")
+    for name in ("fashion-mnist", "mnist", "cifar10", "cifar100", "stl10", "imagefolder:<path>"):
+        assert name in text
+    assert "names no folder" in error_of(["data.name=imagefolder:"])
 
 
 def test_overrides_apply_in_order_on_top_of_the_preset():
@@ -193,7 +207,9 @@ def test_unknown_nested_key_names_the_valid_keys_of_its_section():
     ("method=swav", ["method", "swav", "amdim", "byol"]),
     ("model.use_bn=maybe", ["model.use_bn", "maybe", "true or false"]),
     ("model.use_bn=1", ["model.use_bn", "1", "true or false"]),
-    ("optim.lr=fast", ["optim.lr", "fast", "number"]),
+    ("optim.lr=fast", ["optim.lr", "fast", "a number >= 0.0"]),
+    ("model.ndf=wide", ["model.ndf", "wide", "an integer >= 1"]),
+    ("train.precision=[32]", ["train.precision", "[32]", "one of 32, bf16-mixed, 16-mixed"]),
     ("optim.lr=-1e-3", ["optim.lr", "-0.001", ">= 0"]),
     ("optim.lr=.nan", ["optim.lr", "nan", "finite"]),
     ("optim.lr=.inf", ["optim.lr", "inf", "finite"]),
@@ -276,6 +292,14 @@ def test_config_file_errors(tmp_path):
     empty = tmp_path / "empty.yaml"
     empty.write_text("")
     assert config_from_dict(load_config_file(empty)) == Config()
+    assert "at line 2, column 1" in str(err.value)
+    for text, kind in (("- 1\n- 2\n", "list [1, 2]"), ("just text\n", "str 'just text'")):
+        other = tmp_path / "other.yaml"
+        other.write_text(text)
+        with pytest.raises(ConfigError) as err:
+            load_config_file(other)
+        assert str(err.value) == (f"config file {other} holds {kind}, not a mapping of keys "
+                                  f"like 'model: {{ndf: 64}}'")
 
 
 # ----------------------------------------------------------------------------- describe_keys

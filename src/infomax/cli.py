@@ -216,7 +216,6 @@ def _parser() -> argparse.ArgumentParser:
 
 def _pretrain(args: argparse.Namespace) -> int:
     from infomax.config import load_config_file, make_config
-    from infomax.engine.train import check_devices, is_main_process, pretrain
 
     flags = []
     for key, value in (("method", args.method), ("model.encoder", args.encoder),
@@ -245,11 +244,15 @@ def _pretrain(args: argparse.Namespace) -> int:
     preset = args.preset
     if preset is None and base is None:
         preset = "fmnist-tiny"
-        if is_main_process():
-            print("infomax: no --preset or --config given; using the fmnist-tiny preset",
-                  file=sys.stderr)
     cfg = make_config(preset, [*args.overrides, *flags], base=base)
+    # Imported once the config is good: torch and Lightning take seconds to load.
+    from infomax.engine.train import check_devices, is_main_process, pretrain
+
     check_devices(cfg)
+    if args.preset is None and base is None and is_main_process():
+        # Said once the config is known to be good: a refused one gets its error line only.
+        print("infomax: no --preset or --config given; using the fmnist-tiny preset",
+              file=sys.stderr)
     run_dir = pretrain(cfg, resume=args.resume, progress=not args.no_progress,
                        overwrite=args.overwrite)
     summary = json.loads((run_dir / "summary.json").read_text())
@@ -330,6 +333,27 @@ def _data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_device(device: str | None) -> None:
+    """Refuse a --device torch cannot use here, before any measurement starts."""
+    import torch
+
+    if device is None:
+        return
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        dev = None
+    gpus = torch.cuda.device_count()
+    usable = ["cpu"] + ([f"cuda (cuda:0..cuda:{gpus - 1})"] if gpus else [])
+    usable += ["mps"] if torch.backends.mps.is_available() else []
+    ok = dev is not None and (
+        dev.type == "cpu" or (dev.type == "cuda" and (dev.index or 0) < gpus)
+        or (dev.type == "mps" and torch.backends.mps.is_available()))
+    if not ok:
+        raise InfomaxError(f"--device: {device!r} is not a device this machine has; use "
+                           f"{' or '.join(usable)}")
+
+
 def _bench(args: argparse.Namespace) -> int:
     import torch
 
@@ -343,9 +367,13 @@ def _bench(args: argparse.Namespace) -> int:
     if args.bench == "speed":
         for name, value, low in (("--steps", args.steps, 1), ("--warmup", args.warmup, 0),
                                  ("--batch-size", args.batch_size, 2),
-                                 ("--threads", args.threads, 1)):
+                                 ("--threads", args.threads, 1),
+                                 *(("--gemm-sizes", n, 1) for n in args.gemm_sizes or ())):
             if value is not None and value < low:
                 raise InfomaxError(f"{name}: {value} must be >= {low}")
+        if args.max_seconds is not None and not args.max_seconds > 0:
+            raise InfomaxError(f"--max-seconds: {args.max_seconds} must be > 0")
+        _check_device(args.device)
         if args.threads:
             torch.set_num_threads(args.threads)
         on_cuda = torch.cuda.is_available() and (args.device or "cuda").startswith("cuda")
@@ -360,8 +388,12 @@ def _bench(args: argparse.Namespace) -> int:
         for r in out["results"]:
             print(bench.breakdown_line(r))
     else:
-        if any(w < 0 for w in args.workers) or args.batches < 1:
-            raise InfomaxError("--workers must be >= 0 and --batches >= 1")
+        for w in args.workers:
+            if w < 0:
+                raise InfomaxError(f"--workers: {w} must be >= 0")
+        if args.batches < 1:
+            raise InfomaxError(f"--batches: {args.batches} must be >= 1")
+        _check_device(args.device)
         overrides = list(args.overrides)
         if args.data_dir:
             overrides.append(f"data.dir={json.dumps(args.data_dir)}")

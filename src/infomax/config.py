@@ -7,6 +7,7 @@ names the key, the value and what is valid.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import math
 import re
 import types
@@ -47,6 +48,46 @@ class DataConfig:
                                                        "images (a fixed random subset)")
     val_subset: int | None = _f(None, min=1, help="evaluate the online probes on this many "
                                                   "test images (a fixed random subset)")
+
+
+# The data sets ``data.name`` may name (infomax.data.registry holds their constants and
+# readers; the names are here so that a config is checked without importing torch).
+DATA_SETS: tuple[str, ...] = ("fashion-mnist", "mnist", "cifar10", "cifar100", "stl10")
+IMAGEFOLDER_PREFIX = "imagefolder:"
+DATA_ALIASES = {
+    "fashion_mnist": "fashion-mnist",
+    "fashionmnist": "fashion-mnist",
+    "fmnist": "fashion-mnist",
+    "cifar-10": "cifar10",
+    "cifar_10": "cifar10",
+    "cifar-100": "cifar100",
+    "cifar_100": "cifar100",
+    "stl-10": "stl10",
+    "stl_10": "stl10",
+}
+
+
+def valid_data_names() -> str:
+    return ", ".join(DATA_SETS + (IMAGEFOLDER_PREFIX + "<path>",))
+
+
+def canonical_data_name(name: str) -> str:
+    """The registry name for ``name`` (case and a few spellings forgiven), or ConfigError.
+    ``imagefolder:<path>`` is returned as given; its folder is not looked at here."""
+    if not isinstance(name, str):
+        raise ConfigError(f"data set name must be a string, got {name!r}; valid names: "
+                          f"{valid_data_names()}")
+    if name.startswith(IMAGEFOLDER_PREFIX):
+        if not name[len(IMAGEFOLDER_PREFIX):].strip():
+            raise ConfigError(
+                f"data set {name!r} names no folder; write {IMAGEFOLDER_PREFIX}<path>, "
+                f"with <path>/train/<class>/<image> and <path>/val/<class>/<image>")
+        return name
+    key = name.strip().lower()
+    key = DATA_ALIASES.get(key, key)
+    if key not in DATA_SETS:
+        raise ConfigError(f"unknown data set {name!r}; valid names: {valid_data_names()}")
+    return key
 
 
 ENCODERS = ("amdim", "resnet18", "resnet34", "resnet50")
@@ -253,9 +294,25 @@ def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", str(tp).replace("typing.", ""))
 
 
+# What reading YAML text may raise: besides YAMLError, PyYAML's constructors let plain
+# Python errors of many kinds out for bad tagged scalars ('!!int abc' ValueError, '!!bool
+# maybe' KeyError, '!!int' IndexError, '!!timestamp' AttributeError), and deep nesting
+# ('[[[[...') exhausts the stack. Whatever the parser raises, the text is not usable YAML.
+_YAML_ERRORS = (Exception,)
+
+
+def _first_line(text: str) -> str:
+    return (str(text).strip().splitlines() or [""])[0]
+
+
 # A decimal number as YAML 1.2 and Python write it. PyYAML follows YAML 1.1, which reads
 # "1e-3" and "1.0e3" (no dot, or no exponent sign) as strings.
 _NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+
+
+def _accepts(meta: dict) -> str:
+    """What a key's values must satisfy besides their type, for its type errors: ' >= 1'."""
+    return "" if meta.get("min") is None else f" >= {meta['min']}"
 
 
 def _coerce(key: str, value: Any, tp: Any, meta: dict) -> Any:
@@ -278,25 +335,30 @@ def _coerce(key: str, value: Any, tp: Any, meta: dict) -> Any:
         raise ConfigError(f"{key}: expected true or false, got {value!r}")
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+            raise ConfigError(f"{key}: expected an integer{_accepts(meta)}, got {value!r}")
         return value
     if tp is float:
         if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
             value = float(value)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{key}: expected a number, got {value!r}")
+            raise ConfigError(f"{key}: expected a number{_accepts(meta)}, got {value!r}")
         try:
             number = float(value)
         except OverflowError:  # an integer beyond the float range
             number = math.inf
         if not math.isfinite(number):
-            raise ConfigError(f"{key}: expected a finite number, got {value!r}")
+            raise ConfigError(f"{key}: expected a finite number{_accepts(meta)}, got "
+                              f"{value!r}")
         return number
     if tp is str:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             value = str(value)  # e.g. precision: 32
+        elif isinstance(value, datetime.date):
+            value = value.isoformat()  # YAML reads e.g. a run name 2024-05-01 as a date
         if not isinstance(value, str):
-            raise ConfigError(f"{key}: expected a string, got {value!r}")
+            choices = meta.get("choices")
+            wanted = f"one of {', '.join(choices)}" if choices else "a string"
+            raise ConfigError(f"{key}: expected {wanted}, got {value!r}")
         return value
     raise ConfigError(f"{key}: unsupported type {_type_name(tp)}")  # pragma: no cover
 
@@ -321,7 +383,7 @@ def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
     for key in data:
         if key not in fields:
             where = f"in {prefix[:-1]}" if prefix else "at the top level"
-            raise ConfigError(f"unknown config key '{prefix}{key}'; valid keys {where}: "
+            raise ConfigError(f"unknown config key {f'{prefix}{key}'!r}; valid keys {where}: "
                               f"{', '.join(fields)}")
     kwargs = {}
     for name, f in fields.items():
@@ -339,6 +401,10 @@ def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
 
 
 def _validate(cfg: Config) -> Config:
+    try:
+        canonical_data_name(cfg.data.name)
+    except ConfigError as e:
+        raise ConfigError(f"data.name: {e}") from None
     if len(cfg.optim.betas) != 2 or not all(0.0 <= b < 1.0 for b in cfg.optim.betas):
         raise ConfigError(f"optim.betas: {cfg.optim.betas!r} must be two numbers in [0, 1)")
     if not 0 <= cfg.train.seed < 2**32:
@@ -374,7 +440,7 @@ def preset_names() -> list[str]:
 def load_preset_dict(name: str) -> dict[str, Any]:
     names = preset_names()
     if name not in names:
-        raise ConfigError(f"unknown preset '{name}'; choose one of {', '.join(names)}")
+        raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(names)}")
     text = (resources.files("infomax") / "presets" / f"{name}.yaml").read_text()
     data = yaml.safe_load(text) or {}
     data["preset"] = name
@@ -392,15 +458,17 @@ def parse_override(text: str) -> dict[str, Any]:
     """``a.b=value`` -> {"a": {"b": value}}; the value is read as YAML (numbers, lists,
     true/false, null)."""
     if "=" not in text:
-        raise ConfigError(f"override '{text}' is not of the form key=value, e.g. model.ndf=64")
+        raise ConfigError(f"override {text!r} is not of the form key=value, e.g. model.ndf=64")
     key, raw = text.split("=", 1)
     key = key.strip()
     if not key or any(not part for part in key.split(".")):
-        raise ConfigError(f"override '{text}' has an empty key; write e.g. train.epochs=10")
+        raise ConfigError(f"override {text!r} has an empty key; write e.g. train.epochs=10")
     try:
         value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError:
+    except _YAML_ERRORS:  # not YAML: the text itself (a key that wants a number says so)
         value = raw
+    if isinstance(value, dict) and not raw.strip().startswith("{"):
+        value = raw.strip()  # 'imagefolder:' is text; a mapping is written {key: value}
     out: dict[str, Any] = {}
     node = out
     parts = key.split(".")
@@ -429,8 +497,24 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"config file {path} cannot be read ({type(e).__name__})") from None
     except yaml.YAMLError as e:
-        raise ConfigError(f"config file {path} is not valid YAML: {str(e).splitlines()[0]}") from None
-    return data or {}
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = _first_line(getattr(e, "problem", None) or str(e))
+        raise ConfigError(f"config file {path} is not valid YAML{where}: {problem}") from None
+    except _YAML_ERRORS as e:
+        raise ConfigError(f"config file {path} is not valid YAML: {type(e).__name__}: "
+                          f"{_first_line(str(e))}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} holds {type(data).__name__} {_short(data)}, "
+                          f"not a mapping of keys like 'model: {{ndf: 64}}'")
+    return data
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def describe_keys() -> str:

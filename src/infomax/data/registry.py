@@ -30,6 +30,8 @@ import numpy as np
 import torch
 from torch.utils.data import ConcatDataset, Dataset
 
+from infomax.config import DATA_SETS, IMAGEFOLDER_PREFIX
+from infomax.config import canonical_data_name as _canonical
 from infomax.errors import ConfigError, DataNotFoundError
 
 __all__ = [
@@ -60,8 +62,8 @@ class DatasetInfo:
     pad_to_32: bool  # True for 28x28 grayscale sets (padded 28 -> 32 with zeros)
 
 
-DATASET_NAMES: tuple[str, ...] = ("fashion-mnist", "mnist", "cifar10", "cifar100", "stl10")
-IMAGEFOLDER_PREFIX = "imagefolder:"
+# The names (and their other spellings) are infomax.config's: a config is checked there.
+DATASET_NAMES: tuple[str, ...] = DATA_SETS
 SPLITS: tuple[str, ...] = ("pretrain", "train", "test")
 ENV_VAR = "INFOMAX_DATA"
 DEFAULT_DATA_ROOT = "~/.cache/infomax/data"
@@ -87,19 +89,6 @@ _INFOS: dict[str, DatasetInfo] = {
         "stl10", 64, 3, 10, (0.4467, 0.4398, 0.4066), (0.2603, 0.2566, 0.2713), False
     ),
 }
-
-_ALIASES = {
-    "fashion_mnist": "fashion-mnist",
-    "fashionmnist": "fashion-mnist",
-    "fmnist": "fashion-mnist",
-    "cifar-10": "cifar10",
-    "cifar_10": "cifar10",
-    "cifar-100": "cifar100",
-    "cifar_100": "cifar100",
-    "stl-10": "stl10",
-    "stl_10": "stl10",
-}
-
 
 @dataclass(frozen=True)
 class _Layout:
@@ -183,28 +172,6 @@ def resolve_data_root(data_dir: str | os.PathLike | None) -> Path:
     if env:
         return Path(env).expanduser()
     return Path(DEFAULT_DATA_ROOT).expanduser()
-
-
-def _valid_names() -> str:
-    return ", ".join(DATASET_NAMES + (IMAGEFOLDER_PREFIX + "<path>",))
-
-
-def _canonical(name: str) -> str:
-    """The registry name for ``name`` (case and a few spellings forgiven), or ConfigError."""
-    if not isinstance(name, str):
-        raise ConfigError(f"data set name must be a string, got {name!r}; valid names: {_valid_names()}")
-    if name.startswith(IMAGEFOLDER_PREFIX):
-        if not name[len(IMAGEFOLDER_PREFIX) :].strip():
-            raise ConfigError(
-                f"data set {name!r} names no folder; write {IMAGEFOLDER_PREFIX}<path>, "
-                f"with <path>/train/<class>/<image> and <path>/val/<class>/<image>"
-            )
-        return name
-    key = name.strip().lower()
-    key = _ALIASES.get(key, key)
-    if key not in _INFOS:
-        raise ConfigError(f"unknown data set {name!r}; valid names: {_valid_names()}")
-    return key
 
 
 def dataset_info(name: str) -> DatasetInfo:

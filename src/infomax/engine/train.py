@@ -364,7 +364,7 @@ def check_devices(cfg: Config) -> None:
     on_gpu = acc in ("gpu", "cuda") or (acc == "auto" and torch.cuda.is_available())
     if on_gpu and devices > torch.cuda.device_count():
         raise ConfigError(f"train.devices: {devices} asked for but {torch.cuda.device_count()} "
-                          f"GPUs are visible")
+                          f"GPUs are visible; use 1..{torch.cuda.device_count()}")
     if (acc == "cpu" or (acc == "auto" and not on_gpu)) and devices > (os.cpu_count() or 1):
         raise ConfigError(f"train.devices: {devices} CPU processes asked for but this machine "
-                          f"has {os.cpu_count()} cores")
+                          f"has {os.cpu_count()} cores; use 1..{os.cpu_count() or 1}")

@@ -32,9 +32,15 @@ def export_embeddings(checkpoint: str | Path, output: str | Path,
         except ImportError:
             raise InfomaxError(f"-o {out}: Parquet needs pyarrow (pip install pyarrow); or "
                                f"write .npz") from None
+    from infomax.engine.train import load_method
+
+    # Loaded once for every split, and before the output folder is made: a missing or
+    # damaged checkpoint leaves nothing behind.
+    model = load_method(checkpoint)
     out.parent.mkdir(parents=True, exist_ok=True)
-    sets = [checkpoint_features(checkpoint, s, data, data_dir, num_workers=num_workers,
-                                progress=progress) for s in dict.fromkeys(splits)]
+    sets = [checkpoint_features(checkpoint, s, data, data_dir, model=model,
+                                num_workers=num_workers, progress=progress)
+            for s in dict.fromkeys(splits)]
     features = np.concatenate([s.features.numpy().astype(np.float32) for s in sets])
     labels = np.concatenate([s.labels.numpy().astype(np.int64) for s in sets])
     ids = np.array([i for s in sets for i in s.ids])

@@ -37,10 +37,12 @@ def _check_nce_shapes(name: str, src: Tensor, trg: Tensor, src_dims: int,
         raise ValueError(f"{name} expects src {shape} and trg (N, D, L); got "
                          f"{tuple(src.shape)} and {tuple(trg.shape)}")
     if src.shape[-1] != trg.shape[1]:
-        raise ValueError(f"src and trg feature sizes differ: {src.shape[-1]} vs {trg.shape[1]}")
+        raise ValueError(f"src and trg feature sizes differ: src {tuple(src.shape)}, trg "
+                         f"{tuple(trg.shape)}")
     b, n = src.shape[0], trg.shape[0]
     if not 0 <= pos_offset <= n - b:
-        raise ValueError(f"pos_offset {pos_offset} out of range for {b} sources, {n} targets")
+        raise ValueError(f"pos_offset {pos_offset} out of range for src {tuple(src.shape)} "
+                         f"and trg {tuple(trg.shape)}: needs 0 <= pos_offset <= N - B")
 
 
 def _nce_log_scores(src: Tensor, trg: Tensor, tclip: float | None, reg_coef: float,
@@ -143,6 +145,9 @@ class MultiscaleLoss(NamedTuple):
 
 def sample_locations(local: Tensor, generator: torch.Generator | None = None) -> Tensor:
     """One location per image, drawn uniformly: (B, D, H, W) -> (B, D)."""
+    if local.dim() != 4:
+        raise ValueError(f"sample_locations expects a local map (B, D, H, W); got "
+                         f"{tuple(local.shape)}")
     b, d, h, w = local.shape
     idx = torch.randint(h * w, (b,), device=local.device, generator=generator)
     return local.flatten(2)[torch.arange(b, device=local.device), :, idx]
@@ -169,6 +174,14 @@ def amdim_multiscale_loss(out1: EncoderOutput, out2: EncoderOutput,
     """
     trg1 = out1 if trg1 is None else trg1
     trg2 = out2 if trg2 is None else trg2
+    for name, out in (("out1", out1), ("out2", out2), ("trg1", trg1), ("trg2", trg2)):
+        # Gathered targets carry no global vector (None): only their maps are read.
+        if ((name.startswith("out") and (out.global_ is None or out.global_.dim() != 2))
+                or out.local5.dim() != 4 or out.local7.dim() != 4):
+            glob = None if out.global_ is None else tuple(out.global_.shape)
+            raise ValueError(f"amdim_multiscale_loss expects {name} = (global (B, D), local5 "
+                             f"and local7 (B, D, H, W)); got {glob}, "
+                             f"{tuple(out.local5.shape)} and {tuple(out.local7.shape)}")
     if (mix1 is None) != (mix2 is None):
         raise ValueError("give the mixture vectors of both views (mix1 and mix2) or of none")
     if mix1 is not None:

@@ -14,6 +14,9 @@ def clipped_cross_entropy(logits: Tensor, labels: Tensor, clip: float = 10.0,
                           reg_coef: float = 1e-3, ignore_index: int = -1) -> Tensor:
     """Mean cross entropy of ``clip * tanh(logits / clip)`` over labelled rows (label
     ``ignore_index`` marks unlabelled images), plus ``reg_coef * mean(logits^2)``."""
+    if logits.dim() != 2 or labels.shape != logits.shape[:1]:
+        raise ValueError(f"clipped_cross_entropy expects logits (B, C) and labels (B,); got "
+                         f"{tuple(logits.shape)} and {tuple(labels.shape)}")
     if logits.dtype in (torch.float16, torch.bfloat16):
         logits = logits.float()  # the cost in fp32 under mixed precision
     reg = reg_coef * logits.square().mean()

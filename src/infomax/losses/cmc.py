@@ -29,6 +29,11 @@ def bank_softmax_loss(anchor: Tensor, positive: Tensor, negatives: Tensor,
         positive: (B, D) the view-2 bank rows at the anchors' indices.
         negatives: (B, K, D) view-2 bank rows at K random indices per anchor.
     """
+    if (anchor.dim() != 2 or positive.shape != anchor.shape or negatives.dim() != 3
+            or negatives.shape[0] != anchor.shape[0] or negatives.shape[2] != anchor.shape[1]):
+        raise ValueError(f"bank_softmax_loss expects anchor (B, D), positive (B, D) and "
+                         f"negatives (B, K, D); got {tuple(anchor.shape)}, "
+                         f"{tuple(positive.shape)} and {tuple(negatives.shape)}")
     dtype = _dtype(anchor)
     with torch.autocast(device_type=anchor.device.type, enabled=False):
         a = anchor.to(dtype)
@@ -50,6 +55,12 @@ def batch_softmax_loss(z1: Tensor, z2_all: Tensor, temperature: float,
         z2_all: (N, D) normalized view-2 features of the global batch, N >= B.
         pos_offset: row of z1[0]'s positive in z2_all (rank * B under DDP).
     """
+    if z1.dim() != 2 or z2_all.dim() != 2 or z2_all.shape[1] != z1.shape[1]:
+        raise ValueError(f"batch_softmax_loss expects z1 (B, D) and z2_all (N, D); got "
+                         f"{tuple(z1.shape)} and {tuple(z2_all.shape)}")
+    if not 0 <= pos_offset <= z2_all.shape[0] - z1.shape[0]:
+        raise ValueError(f"pos_offset {pos_offset} out of range for z1 {tuple(z1.shape)} "
+                         f"and z2_all {tuple(z2_all.shape)}")
     dtype = _dtype(z1)
     with torch.autocast(device_type=z1.device.type, enabled=False):
         logits = z1.to(dtype) @ z2_all.to(dtype).T / temperature

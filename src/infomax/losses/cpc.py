@@ -26,11 +26,19 @@ def cpc_scores(preds: Sequence[Tensor], codes: Tensor, pos_offset: int = 0
         predictions, ordered (k, b, i, j); the positive of prediction (k, b, i, j) is
         z[b + pos_offset, :, i + k, j]. Scores are float32 (float64 for float64 inputs).
     """
+    if codes.dim() != 4:
+        raise ValueError(f"cpc_scores expects codes (N, D, R, C); got {tuple(codes.shape)}")
+    if not preds:
+        raise ValueError("cpc_scores expects at least one prediction (B, D, R - k, C)")
     n, d, rows, cols = codes.shape
     dtype = torch.float64 if codes.dtype == torch.float64 else torch.float32
     cand = codes.to(dtype).permute(0, 2, 3, 1).reshape(n * rows * cols, d)
     flat, pos = [], []
     for k, p in enumerate(preds, start=1):
+        if p.dim() != 4 or not 0 <= pos_offset <= n - p.shape[0]:
+            raise ValueError(f"prediction {k} has shape {tuple(p.shape)}; expected (B, {d}, "
+                             f"{rows - k}, {cols}) with B <= {n - pos_offset} (codes "
+                             f"{tuple(codes.shape)}, pos_offset {pos_offset})")
         b, d_p, r_k, c_k = p.shape
         if d_p != d or r_k != rows - k or c_k != cols:
             raise ValueError(f"prediction {k} has shape {tuple(p.shape)}; expected "

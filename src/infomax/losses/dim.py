@@ -53,6 +53,10 @@ def dim_loss(global_emb: Tensor, local_emb: Tensor, estimator: str = "jsd", *,
             diagonal; skipped when 0.
         reduce_sum: differentiable sum over processes, needed by DV under DDP.
     """
+    if (global_emb.dim() != 2 or local_emb.dim() != 3
+            or global_emb.shape[1] != local_emb.shape[1]):
+        raise ValueError(f"dim_loss expects global_emb (B, E) and local_emb (N, E, L); got "
+                         f"{tuple(global_emb.shape)} and {tuple(local_emb.shape)}")
     b = global_emb.shape[0]
     n, _, locs = local_emb.shape
     device = global_emb.device

@@ -126,9 +126,11 @@ def estimate(name: str, scores: Tensor, pos_mask: Tensor, neg_mask: Tensor | Non
     """
     if name not in NAMES:
         raise ValueError(f"unknown MI estimator {name!r}; choose one of {', '.join(NAMES)}")
-    if scores.dim() != 2 or pos_mask.shape != scores.shape:
-        raise ValueError(f"estimate expects (R, M) scores and a mask of the same shape, got "
-                         f"{tuple(scores.shape)} and {tuple(pos_mask.shape)}")
+    if (scores.dim() != 2 or pos_mask.shape != scores.shape
+            or (neg_mask is not None and neg_mask.shape != scores.shape)):
+        neg = "" if neg_mask is None else f" and neg_mask {tuple(neg_mask.shape)}"
+        raise ValueError(f"estimate expects (R, M) scores and masks of the same shape, got "
+                         f"scores {tuple(scores.shape)}, pos_mask {tuple(pos_mask.shape)}{neg}")
     s = _scores(scores)
     pos = pos_mask.bool()
     neg = ~pos if neg_mask is None else neg_mask.bool() & ~pos

@@ -293,8 +293,9 @@ def _check(args: argparse.Namespace) -> None:
         raise InfomaxError(f"--mi needs positive MI values in nats, got {args.mi}")
     if args.batch_size < 2:
         raise InfomaxError(f"--batch-size must be at least 2, got {args.batch_size}")
-    if args.steps < 1 or args.repeats < 1:
-        raise InfomaxError("--steps and --repeats must be at least 1")
+    for flag, value in (("--steps", args.steps), ("--repeats", args.repeats)):
+        if value < 1:
+            raise InfomaxError(f"{flag} must be at least 1, got {value}")
     unknown = [e for e in args.estimators if e not in ESTIMATOR_NAMES]
     if unknown:
         raise InfomaxError(f"unknown estimator(s) {unknown}; choose from {ESTIMATOR_NAMES}")

@@ -50,6 +50,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from infomax.config import canonical_data_name
 from infomax.errors import ConfigError
 from infomax.mi import LOWER_BOUNDS, BilinearCritic, make_critic, target_bound_loss
 
@@ -66,6 +67,7 @@ TARGETS = (2.0, 4.0)  # the encoder experiment's bound values t (nats)
 ENCODER_ESTIMATOR = "infonce"
 
 PAPER_DEFAULT_DATA = "mnist"
+STUDY_DATA = ("mnist", "fashion-mnist")  # the 28x28 grayscale sets the halves are cut from
 _LABELS = {"bilinear": "bilinear", "separable": "separable", "concat": "MLP (concat)",
            "infonce": "InfoNCE", "nwj": "NWJ", "mlp": "MLP", "convnet": "ConvNet"}
 
@@ -716,11 +718,17 @@ def _jsonable(obj):
 def run(args) -> int:
     """``infomax study tschannen``: train every setting, write results.json, table.md and the
     plots into ``args.output``; 0 on success (errors are raised as InfomaxError)."""
-    from infomax.data.registry import dataset_info, resolve_data_root
+    from infomax.data.registry import resolve_data_root
 
     started = time.perf_counter()
     plan = make_plan(args.quick, args.iterations, args.seeds)
-    name = dataset_info(args.data).name
+    try:
+        name = canonical_data_name(args.data)
+    except ConfigError:
+        name = None
+    if name not in STUDY_DATA:  # refused before any image is read
+        raise ConfigError(f"--data: {args.data!r} is not valid for this study; choose "
+                          f"{' or '.join(STUDY_DATA)}")
     experiments = [e for e in ("critic", "encoder") if e in args.experiments]
     root = resolve_data_root(args.data_dir)
     # Download only the paper's own data set; other sets are looked up where they are.
