@@ -172,6 +172,10 @@ class TrainConfig:
                                          "methods other than amdim)")
     log_every_n_steps: int = _f(20, min=1)
     limit_train_batches: int | None = _f(None, min=1, help="steps per epoch cap")
+    checkpoint_every_n_steps: int | None = _f(None, min=1, help="also write last.ckpt every "
+                                              "this many optimizer steps (besides every epoch "
+                                              "end), so that --resume after a crash continues "
+                                              "from inside the epoch")
 
 
 @dataclass

@@ -20,6 +20,7 @@ import torch
 from lightning.fabric.utilities.rank_zero import rank_zero_only
 from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from infomax.config import Config, config_from_dict, load_config_file
 from infomax.data.module import PretrainData
@@ -42,6 +43,9 @@ def _quiet_lightning() -> None:
     # removes the old logs itself.
     warnings.filterwarnings("ignore", message=".*Previous log files in this directory will be "
                                               "deleted.*")
+    # Untrue here: the pretraining data resume inside an epoch by themselves (the DataModule's
+    # state in the checkpoint, see infomax.data.module).
+    warnings.filterwarnings("ignore", message=".*dataloader is not resumable.*")
     # The run folder holds config.yaml before the first checkpoint: expected, not a problem.
     warnings.filterwarnings("ignore", message=".*Checkpoint directory .* exists and is not empty.*")
 
@@ -145,6 +149,45 @@ class _CSVLogger(CSVLogger):
         return writer
 
 
+class _AtomicCheckpointIO(TorchCheckpointIO):
+    """Checkpoints written to a temporary file beside their path, then renamed into place:
+    a run killed while writing (last.ckpt may be rewritten every few steps) leaves the
+    previous checkpoint whole. Lightning's own writer stages the file in the system's
+    temporary folder, from which the final move is a copy when that folder lies on another
+    file system."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any,
+                        storage_options: Any = None) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.partial")
+        try:
+            with partial.open("wb") as f:
+                torch.save(checkpoint, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(partial, path)
+        finally:
+            partial.unlink(missing_ok=True)
+
+
+class _StepCheckpoint(ModelCheckpoint):
+    """last.ckpt every N optimizer steps, except after an epoch's last step: there the
+    end-of-epoch checkpoint follows (after validation). Lightning (2.6) resumes from a
+    checkpoint written after an epoch's last step with its epoch counters one epoch behind:
+    the checkpoints of the next epoch then read as written at an epoch's end, and a run
+    resumed from one of them skips that epoch's validation."""
+
+    def __init__(self, dirpath: Path, every_n_steps: int) -> None:
+        super().__init__(dirpath=dirpath, filename="last", monitor=None, save_top_k=1,
+                         every_n_train_steps=every_n_steps, enable_version_counter=False)
+
+    def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any,
+                           batch_idx: int) -> None:
+        if batch_idx + 1 < trainer.num_training_batches:
+            super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+
+
 class _Progress(TQDMProgressBar):
     """Lightning's bar, without the version number column."""
 
@@ -228,11 +271,14 @@ def pretrain(cfg: Config, resume: str | None = None, progress: bool = True,
     # top-k checkpoint was written, so it would go stale once the accuracy stops rising.)
     latest = ModelCheckpoint(dirpath=run_dir, filename="last", monitor=None, save_top_k=1,
                              enable_version_counter=False)
+    callbacks: list[Any] = [checkpoint, latest]
+    if t.checkpoint_every_n_steps:
+        # The same last.ckpt, also every N optimizer steps: a crash loses at most N steps.
+        callbacks.append(_StepCheckpoint(run_dir, t.checkpoint_every_n_steps))
     keep = int(resumed.get("global_step", 0)) if resumed is not None else None
     loggers = [TensorBoardLogger(run_dir, name="tensorboard", version=""),
                _CSVLogger(run_dir, name="csv", version="", keep_before_step=keep)]
     resumed = None  # the Trainer reads the checkpoint itself
-    callbacks: list[Any] = [checkpoint, latest]
     if progress:
         callbacks.append(_Progress())
     trainer = L.Trainer(
@@ -243,6 +289,7 @@ def pretrain(cfg: Config, resume: str | None = None, progress: bool = True,
         log_every_n_steps=t.log_every_n_steps,
         limit_train_batches=t.limit_train_batches,
         callbacks=callbacks, logger=loggers, default_root_dir=run_dir,
+        plugins=[_AtomicCheckpointIO()],
         enable_progress_bar=progress, enable_model_summary=False,
         num_sanity_val_steps=0, deterministic=False)
     start = time.time()

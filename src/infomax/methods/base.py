@@ -60,8 +60,9 @@ class SSLMethod(L.LightningModule):
     Batches are ``((x1, x2), labels)``: two augmented views of each image, normalized; with
     ``needs_index`` True, ``((x1, x2), labels, index)`` with each image's position in the
     pretraining set. State updated outside the gradient step (momentum encoders, queues,
-    memory banks) may be updated in ``after_step(batch)``, called after each optimizer step,
-    or at the end of ``ssl_step`` under ``torch.no_grad()``; ``self.train_set_size`` is the number of pretraining images."""
+    memory banks) may be updated in ``after_step(batch)``, called right after each optimizer
+    step, or at the end of ``ssl_step`` under ``torch.no_grad()``; ``self.train_set_size``
+    is the number of pretraining images."""
 
     needs_index: ClassVar[bool] = False
 
@@ -75,6 +76,7 @@ class SSLMethod(L.LightningModule):
                                    "in_channels": in_channels, "image_size": image_size})
         self.probes: OnlineProbes | None = None
         self.steps_per_epoch = 1
+        self._step_batch: Any = None
 
     def make_backbone(self, in_channels: int | None = None, local_heads: bool = False
                       ) -> nn.Module:
@@ -109,8 +111,8 @@ class SSLMethod(L.LightningModule):
 
     def setup(self, stage: str) -> None:
         # Under data parallelism every process starts from the same seed; give each its own
-        # stream so that augmentations drawn in the main process (num_workers=0) differ
-        # between processes. (Lightning already seeds DataLoader workers per rank.)
+        # stream so that what the methods draw (negatives, device-side augmentations)
+        # differs between processes. (The views seed themselves per image and epoch.)
         if stage == "fit" and world_size() > 1:
             L.seed_everything(self.cfg.train.seed + rank(), workers=True, verbose=False)
             if self.cfg.train.sync_batchnorm:
@@ -141,6 +143,7 @@ class SSLMethod(L.LightningModule):
         return loss, probe_loss, logs, logits, labels
 
     def training_step(self, batch: Any, batch_idx: int) -> Tensor:
+        self._step_batch = batch
         loss, probe_loss, logs, logits, labels = self.compute_losses(batch)
         bs = labels.shape[0]
         self.log("train/loss", loss, prog_bar=True, batch_size=bs)
@@ -159,9 +162,15 @@ class SSLMethod(L.LightningModule):
                 ", ".join(f"{k}={float(v):.4g}" for k, v in logs.items()))
         return loss + probe_loss
 
-    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
-        # Lightning calls this after the optimizer step of the batch.
-        self.after_step(batch)
+    def optimizer_step(self, epoch: int, batch_idx: int, optimizer: Any,
+                       optimizer_closure: Any = None) -> None:
+        # The closure runs training_step, which keeps its batch in _step_batch.
+        super().optimizer_step(epoch, batch_idx, optimizer, optimizer_closure)
+        # Here rather than in on_train_batch_end: Lightning calls the callbacks'
+        # on_train_batch_end first, so a checkpoint written there every N steps would hold
+        # the momentum networks of the step before.
+        self.after_step(self._step_batch)
+        self._step_batch = None
 
     def after_step(self, batch: Any) -> None:
         """Updates outside the gradient step (EMA encoders, queues, banks); none here."""
@@ -216,10 +225,9 @@ class SSLMethod(L.LightningModule):
             self._pending_rng = checkpoint.get("rng_states")
         trainer = self._trainer
         if trainer is not None and trainer.state.fn == "fit":
-            # Resuming: restore now, before the Trainer builds the first train DataLoader
-            # iterator (Lightning does so before on_train_start). That iterator draws the
-            # shuffling seed and the worker base seed from the global RNG, as the
-            # uninterrupted run's next epoch does right after the checkpoint was written.
+            # Resuming: restore now, before anything of the resumed run draws from it. (The
+            # data order and the views do not: see infomax.data.module; the methods do:
+            # negatives, device-side augmentations, MoCo's shuffle.)
             self._restore_rng()
 
     def on_train_start(self) -> None:
