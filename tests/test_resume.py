@@ -121,6 +121,7 @@ def test_a_killed_run_resumes_to_the_uninterrupted_runs_state(
         assert_same_tensors(straight[key], resumed[key], key)
     summary = json.loads((run / "summary.json").read_text())
     assert summary["steps"] == 2 * STEPS_PER_EPOCH and summary["epochs"] == 2
+    assert summary["skipped_images"] == 0
     # The last epoch's validation ran, on the same weights.
     assert summary["online"] == json.loads((straight_run / "summary.json").read_text())["online"]
 

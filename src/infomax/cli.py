@@ -54,6 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     pt.add_argument("--overwrite", action="store_true",
                     help="start over in a run folder that already holds a run")
     pt.add_argument("--no-progress", action="store_true", help="no progress bar")
+    pt.add_argument("--strict-data", action="store_true",
+                    help="stop at the first unreadable image file instead of skipping it "
+                         "(data.strict)")
     scale = pt.add_argument_group("scale and speed")
     scale.add_argument("--devices", type=int, help="processes per machine: GPUs, or CPU "
                                                     "processes (train.devices)")
@@ -200,7 +203,8 @@ def _pretrain(args: argparse.Namespace) -> int:
                        ("train.devices", args.devices), ("train.num_nodes", args.num_nodes),
                        ("train.strategy", args.strategy), ("train.precision", args.precision),
                        ("train.sync_batchnorm", False if args.no_sync_batchnorm else None),
-                       ("train.compile", args.compile or None)):
+                       ("train.compile", args.compile or None),
+                       ("data.strict", args.strict_data or None)):
         if value is not None:
             flags.append(f"{key}={json.dumps(value) if isinstance(value, str) else value}")
     if args.resume is not None and "=" in args.resume and not Path(args.resume).exists():

@@ -47,6 +47,9 @@ class DataConfig:
                                                        "images (a fixed random subset)")
     val_subset: int | None = _f(None, min=1, help="evaluate the online probes on this many "
                                                   "test images (a fixed random subset)")
+    strict: bool = _f(False, help="stop at the first image file that cannot be read (else it "
+                                  "is reported, counted in summary.json and replaced by the "
+                                  "next readable image of its folder)")
 
 
 ENCODERS = ("amdim", "resnet18", "resnet34", "resnet50")

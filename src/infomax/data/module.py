@@ -20,9 +20,15 @@ import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 
 from infomax.config import DataConfig
-from infomax.data.registry import DatasetInfo, build_dataset, dataset_info, resolve_data_root
+from infomax.data.registry import (
+    DatasetInfo,
+    ImageFileDataset,
+    build_dataset,
+    dataset_info,
+    resolve_data_root,
+)
 from infomax.data.views import TwoViews, test_view
-from infomax.dist import rank, world_size
+from infomax.dist import gather_objects, rank, world_size
 
 
 def resolve_name(name: str, root: Path) -> str:
@@ -152,6 +158,8 @@ class PretrainData(L.LightningDataModule):
         self._val: Dataset | None = None
         self._start = (0, 0)  # (epoch, batches done in it) of the first training pass
         self._sampler: EpochSampler | None = None
+        self._files: list[ImageFileDataset] = []  # image folders: their unreadable files
+        self._unreadable: set[str] = set()  # found by any process, as of the last checkpoint
         self.device_augment: Any = None
         if cfg.augment_device:
             from infomax.data.device_views import DevicePhotometric  # imports kornia
@@ -162,13 +170,18 @@ class PretrainData(L.LightningDataModule):
         if self._train is None:
             views = TwoViews(self.info, strong=self.cfg.augment == "strong",
                              photometric=not self.cfg.augment_device)
-            train = build_dataset(self.name, "pretrain", self.root, views, self.cfg.download)
+            skip = not self.cfg.strict
+            train = build_dataset(self.name, "pretrain", self.root, views, self.cfg.download,
+                                  skip_unreadable=skip)
             self._train = fixed_subset(train, self.cfg.pretrain_subset, self.seed)
             if self.with_index:
                 self._train = WithIndex(self._train)
             val = build_dataset(self.name, "test", self.root, test_view(self.info),
-                                self.cfg.download)
+                                self.cfg.download, skip_unreadable=skip)
             self._val = fixed_subset(val, self.cfg.val_subset, self.seed)
+            self._files = [d for d in (train, val) if isinstance(d, ImageFileDataset)]
+            for files in self._files:
+                files.mark_unreadable(self._unreadable)
 
     def _loader(self, dataset: Dataset, **kwargs: Any) -> DataLoader:
         # A generator of its own: the worker seeds the DataLoader draws at every epoch
@@ -190,9 +203,18 @@ class PretrainData(L.LightningDataModule):
         self.setup()
         return self._loader(self._val)
 
+    def skipped_images(self) -> list[str]:
+        """Image files found unreadable and skipped: by this process, and by every process
+        as of the last checkpoint."""
+        found = set(self._unreadable)
+        for files in self._files:
+            found.update(files.unreadable)
+        return sorted(found)
+
     def state_dict(self) -> dict[str, Any]:
         """For checkpoints: the epoch and the number of its batches done (where the resumed
-        run's first pass starts)."""
+        run's first pass starts), and the unreadable image files found so far (skipped
+        without a new try after a resume). Called on every process."""
         trainer, sampler = self.trainer, self._sampler
         if trainer is None or sampler is None:
             return {}
@@ -202,11 +224,16 @@ class PretrainData(L.LightningDataModule):
         epoch, done = sampler.position
         if done >= trainer.num_training_batches:
             epoch, done = epoch + 1, 0
-        return {"epoch": epoch, "batches": done}
+        for found in gather_objects(self.skipped_images()):
+            self._unreadable.update(found)
+        return {"epoch": epoch, "batches": done, "unreadable": sorted(self._unreadable)}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         if "epoch" in state_dict:
             self._start = (int(state_dict["epoch"]), int(state_dict["batches"]))
+        self._unreadable = set(state_dict.get("unreadable", ()))
+        for files in self._files:
+            files.mark_unreadable(self._unreadable)
 
     def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         # Called once for every training batch, right before its step.

@@ -24,7 +24,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from infomax.config import Config, config_from_dict, load_config_file
 from infomax.data.module import PretrainData
-from infomax.errors import ConfigError, InfomaxError
+from infomax.errors import BadImageError, ConfigError, InfomaxError
 from infomax.methods import METHODS, SSLMethod
 
 CONFIG_FILE = "config.yaml"
@@ -293,12 +293,25 @@ def pretrain(cfg: Config, resume: str | None = None, progress: bool = True,
         enable_progress_bar=progress, enable_model_summary=False,
         num_sanity_val_steps=0, deterministic=False)
     start = time.time()
-    trainer.fit(model, datamodule=data, ckpt_path=ckpt_path)
+    try:
+        trainer.fit(model, datamodule=data, ckpt_path=ckpt_path)
+    except BadImageError as e:
+        # Raised in a DataLoader worker, its traceback holds the loader's iterator in a
+        # reference cycle: dropped, the workers stop now rather than in a later garbage
+        # collection, which waits 5 s for each.
+        e.__traceback__ = None
+        raise
     if trainer.interrupted:
         raise InfomaxError(f"training was interrupted; continue with "
                            f"'infomax pretrain --resume {last}'")
     if not trainer.is_global_zero:
         return run_dir
+    skipped = data.skipped_images()
+    if skipped:
+        files = "file was" if len(skipped) == 1 else "files were"
+        print(f"infomax: warning: {len(skipped)} unreadable image {files} skipped (named "
+              f"above and in {run_dir / SUMMARY_FILE}); --strict-data stops at the first",
+              file=sys.stderr)
     summary = {
         "run_dir": str(run_dir),
         # Whole epochs finished; a max_minutes stop can end a run inside an epoch.
@@ -309,6 +322,9 @@ def pretrain(cfg: Config, resume: str | None = None, progress: bool = True,
         "best_checkpoint": checkpoint.best_model_path or None,
         "online": {k: float(v) for k, v in trainer.callback_metrics.items()
                    if k.startswith("val/")},
+        # Image files that could not be decoded, each replaced by the next readable one.
+        "skipped_images": len(skipped),
+        "skipped_image_files": skipped,
     }
     (run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
     return run_dir
