@@ -276,8 +276,11 @@ def pretrain(cfg: Config, resume: str | None = None, progress: bool = True,
         # The same last.ckpt, also every N optimizer steps: a crash loses at most N steps.
         callbacks.append(_StepCheckpoint(run_dir, t.checkpoint_every_n_steps))
     keep = int(resumed.get("global_step", 0)) if resumed is not None else None
+    # metrics.csv written out as often as last.ckpt, so that a crash loses no rows before it
+    flush = ({"flush_logs_every_n_steps": t.checkpoint_every_n_steps}
+             if t.checkpoint_every_n_steps else {})
     loggers = [TensorBoardLogger(run_dir, name="tensorboard", version=""),
-               _CSVLogger(run_dir, name="csv", version="", keep_before_step=keep)]
+               _CSVLogger(run_dir, name="csv", version="", keep_before_step=keep, **flush)]
     resumed = None  # the Trainer reads the checkpoint itself
     if progress:
         callbacks.append(_Progress())
