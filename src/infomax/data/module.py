@@ -11,6 +11,7 @@ from a checkpoint written inside an epoch sees exactly the batches of an uninter
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -128,8 +129,8 @@ class EpochSampler(DistributedSampler):
         epoch, skip = self.epoch, self._skip
         self._skip = 0  # only the first pass after a resume starts late
         self.position = (epoch, skip)
-        keys = list(super().__iter__())[skip * self.batch_size:]
-        return iter([(i, epoch) for i in keys])
+        indices = itertools.islice(super().__iter__(), skip * self.batch_size, None)
+        return ((i, epoch) for i in indices)
 
     def batch_done(self) -> None:
         """One more batch of the current pass went to training."""
