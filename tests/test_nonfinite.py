@@ -84,7 +84,8 @@ def faults(monkeypatch):
     after_step = SSLMethod.after_step
 
     def recording_after_step(self, batch):
-        seen["after_step"].append(self.global_step - 1)  # runs after the step counted
+        # Runs right after the optimizer step, before Lightning counts the step.
+        seen["after_step"].append(self.global_step)
         after_step(self, batch)
 
     monkeypatch.setattr(SSLMethod, "compute_losses", faulty_compute_losses)
@@ -195,7 +196,7 @@ def test_a_checkpoint_holding_a_nan_is_never_written(fake_fmnist, tmp_path, monk
 
     def poison(self, batch):
         after_step(self, batch)
-        if self.global_step == 3:  # after the optimizer step of step 2
+        if self.global_step == 2:  # right after the optimizer step of step 2
             self.encoder.to1[2].running_var.fill_(NAN)
 
     monkeypatch.setattr(SSLMethod, "after_step", poison)

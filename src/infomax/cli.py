@@ -59,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     pt.add_argument("--skip-nonfinite", type=int, metavar="N",
                     help="skip up to N steps with a non-finite loss or gradient instead of "
                          "stopping at the first (train.skip_nonfinite, default 0)")
+    pt.add_argument("--strict-data", action="store_true",
+                    help="stop at the first unreadable image file instead of skipping it "
+                         "(data.strict)")
     scale = pt.add_argument_group("scale and speed")
     scale.add_argument("--devices", type=int, help="processes per machine: GPUs, or CPU "
                                                     "processes (train.devices)")
@@ -226,7 +229,8 @@ def _pretrain(args: argparse.Namespace) -> int:
                        ("train.strategy", args.strategy), ("train.precision", args.precision),
                        ("train.sync_batchnorm", False if args.no_sync_batchnorm else None),
                        ("train.compile", args.compile or None),
-                       ("train.skip_nonfinite", args.skip_nonfinite)):
+                       ("train.skip_nonfinite", args.skip_nonfinite),
+                       ("data.strict", args.strict_data or None)):
         if value is not None:
             flags.append(f"{key}={json.dumps(value) if isinstance(value, str) else value}")
     if args.resume is not None and "=" in args.resume and not Path(args.resume).exists():

@@ -48,6 +48,9 @@ class DataConfig:
                                                        "images (a fixed random subset)")
     val_subset: int | None = _f(None, min=1, help="evaluate the online probes on this many "
                                                   "test images (a fixed random subset)")
+    strict: bool = _f(False, help="stop at the first image file that cannot be read (else it "
+                                  "is reported, counted in summary.json and replaced by the "
+                                  "next readable image of its folder)")
 
 
 # The data sets ``data.name`` may name (infomax.data.registry holds their constants and
@@ -226,6 +229,10 @@ class TrainConfig:
     limit_train_batches: int | None = _f(None, min=1, help="steps per epoch cap")
     skip_nonfinite: int = _f(0, min=0, help="steps with a non-finite loss or gradient that "
                                             "are skipped (not applied) before the run stops")
+    checkpoint_every_n_steps: int | None = _f(None, min=1, help="also write last.ckpt every "
+                                              "this many optimizer steps (besides every epoch "
+                                              "end), so that --resume after a crash continues "
+                                              "from inside the epoch")
 
 
 @dataclass

@@ -4,9 +4,31 @@ from __future__ import annotations
 
 from pathlib import Path
 
+_WORKER_PREFIX = "Caught "
+_WORKER_TRACEBACK = "\nOriginal Traceback"
+
+
+def _original_message(message: object) -> object:
+    """The message an error was raised with in a DataLoader worker process.
+
+    PyTorch re-creates such an error in the main process from the worker's formatted
+    traceback: "Caught BadImageError in DataLoader worker process 0.\\nOriginal Traceback
+    (most recent call last): ...\\ninfomax.errors.BadImageError: <message>". A user is
+    shown <message>, the traceback's last line without the qualified class name."""
+    if isinstance(message, str) and message.startswith(_WORKER_PREFIX) \
+            and _WORKER_TRACEBACK in message:
+        last = message.rstrip().splitlines()[-1]
+        return last.partition(": ")[2] or last
+    return message
+
 
 class InfomaxError(Exception):
     """Base class: the message says what happened and what to do."""
+
+    def __init__(self, *args: object) -> None:
+        if args:
+            args = (_original_message(args[0]), *args[1:])
+        super().__init__(*args)
 
 
 class ConfigError(InfomaxError):
@@ -15,6 +37,10 @@ class ConfigError(InfomaxError):
 
 class DataNotFoundError(InfomaxError):
     """A data set is not on disk and cannot be downloaded."""
+
+
+class BadImageError(InfomaxError):
+    """An image file cannot be read or decoded."""
 
 
 class UnreadableCheckpointError(InfomaxError):

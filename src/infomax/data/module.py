@@ -1,18 +1,35 @@
 """LightningDataModule for pretraining: two-view batches from the pretraining split, and
-test-time views of the test split for the online probes."""
+test-time views of the test split for the online probes.
+
+The pretraining order and augmentations are functions of the run's seed, the epoch and
+each image's position, never of the global RNG, the number of DataLoader workers or their
+scheduling: ``EpochSampler`` draws the epoch's permutation and can start a pass after the
+batches an interrupted run had done; ``SeededItems`` seeds each item's random draws.
+Checkpoints hold the position reached (``PretrainData.state_dict``), so that a run resumed
+from a checkpoint written inside an epoch sees exactly the batches of an uninterrupted one.
+"""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
 import lightning as L
+import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, Subset
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 
 from infomax.config import DataConfig
-from infomax.data.registry import DatasetInfo, build_dataset, dataset_info, resolve_data_root
+from infomax.data.registry import (
+    DatasetInfo,
+    ImageFileDataset,
+    build_dataset,
+    dataset_info,
+    resolve_data_root,
+)
 from infomax.data.views import TwoViews, test_view
+from infomax.dist import gather_objects, rank, world_size
 
 
 def resolve_name(name: str, root: Path) -> str:
@@ -46,6 +63,81 @@ class WithIndex(Dataset):
         return (*self.dataset[i], i)
 
 
+def item_seed(seed: int, epoch: int, index: int) -> int:
+    """The seed of item ``index``'s random draws in ``epoch``: a hash of the three (numpy's
+    SeedSequence), so that neighbouring seeds, epochs or indices give unrelated streams."""
+    return int(np.random.SeedSequence([seed, epoch, index]).generate_state(1, np.uint64)[0])
+
+
+class SeededItems(Dataset):
+    """Items by key ``(index, epoch)``: ``dataset[index]`` drawn with torch's RNG seeded by
+    ``item_seed(seed, epoch, index)``, the caller's RNG state restored afterwards.
+
+    An item's augmentations are then fixed by (seed, epoch, index) alone: the same with any
+    number of DataLoader workers, in any order of their work, and after a resume. Loading in
+    the main process (num_workers=0) leaves the global RNG, which the methods draw from
+    (negatives, device-side augmentations), untouched. The views draw from torch's RNG only
+    (torchvision.transforms.v2)."""
+
+    def __init__(self, dataset: Dataset, seed: int) -> None:
+        self.dataset = dataset
+        self.seed = seed
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, key: tuple[int, int]) -> Any:
+        index, epoch = key
+        with torch.random.fork_rng(devices=[]):
+            # The CPU generator only: torch.manual_seed would seed every device's too, at
+            # ten times the cost of the rest of this wrapper.
+            torch.default_generator.manual_seed(item_seed(self.seed, epoch, index))
+            return self.dataset[index]
+
+
+class EpochSampler(DistributedSampler):
+    """The pretraining order: keys ``(index, epoch)`` for ``SeededItems``, in a permutation
+    that is a function of (seed, epoch) alone (DistributedSampler's: every process draws the
+    same one and takes its share).
+
+    ``start(epoch, batches)`` makes the next pass begin in ``epoch`` after its first
+    ``batches`` batches (of ``batch_size`` keys per process), where an interrupted run
+    stopped. The length stays that of a whole epoch, which Lightning counts the epoch's
+    batches against. ``position`` is where training stands in the pass begun last, counted
+    by ``batch_done``. Being a DistributedSampler, Lightning keeps it under data parallelism
+    instead of putting its own in its place."""
+
+    def __init__(self, dataset: Dataset, batch_size: int, seed: int, num_replicas: int = 1,
+                 rank: int = 0) -> None:
+        super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=True,
+                         seed=seed)
+        self.batch_size = batch_size
+        self._skip = 0
+        self.position = (0, 0)  # (epoch, batches trained on) of the pass begun last
+
+    def start(self, epoch: int, batches: int) -> None:
+        self.epoch, self._skip = epoch, batches
+        self.position = (epoch, batches)
+
+    def set_epoch(self, epoch: int) -> None:
+        # Lightning sets the epoch at every epoch start; on a resume it does so after the
+        # first pass has begun, with the epoch ``start`` gave.
+        if epoch != self.epoch:
+            self.epoch, self._skip = epoch, 0
+
+    def __iter__(self):
+        epoch, skip = self.epoch, self._skip
+        self._skip = 0  # only the first pass after a resume starts late
+        self.position = (epoch, skip)
+        indices = itertools.islice(super().__iter__(), skip * self.batch_size, None)
+        return ((i, epoch) for i in indices)
+
+    def batch_done(self) -> None:
+        """One more batch of the current pass went to training."""
+        epoch, batches = self.position
+        self.position = (epoch, batches + 1)
+
+
 class PretrainData(L.LightningDataModule):
     """Pretraining batches ``((x1, x2), y)`` (``((x1, x2), y, index)`` with ``with_index``)
     and test-view validation batches ``(x, y)``.
@@ -67,6 +159,10 @@ class PretrainData(L.LightningDataModule):
         self.pin_memory = torch.cuda.is_available() if pin_memory is None else pin_memory
         self._train: Dataset | None = None
         self._val: Dataset | None = None
+        self._start = (0, 0)  # (epoch, batches done in it) of the first training pass
+        self._sampler: EpochSampler | None = None
+        self._files: list[ImageFileDataset] = []  # image folders: their unreadable files
+        self._unreadable: set[str] = set()  # found by any process, as of the last checkpoint
         self.device_augment: Any = None
         if cfg.augment_device:
             from infomax.data.device_views import DevicePhotometric  # imports kornia
@@ -77,29 +173,76 @@ class PretrainData(L.LightningDataModule):
         if self._train is None:
             views = TwoViews(self.info, strong=self.cfg.augment == "strong",
                              photometric=not self.cfg.augment_device)
-            train = build_dataset(self.name, "pretrain", self.root, views, self.cfg.download)
+            skip = not self.cfg.strict
+            train = build_dataset(self.name, "pretrain", self.root, views, self.cfg.download,
+                                  skip_unreadable=skip)
             self._train = fixed_subset(train, self.cfg.pretrain_subset, self.seed)
             if self.with_index:
                 self._train = WithIndex(self._train)
             val = build_dataset(self.name, "test", self.root, test_view(self.info),
-                                self.cfg.download)
+                                self.cfg.download, skip_unreadable=skip)
             self._val = fixed_subset(val, self.cfg.val_subset, self.seed)
+            self._files = [d for d in (train, val) if isinstance(d, ImageFileDataset)]
+            for files in self._files:
+                files.mark_unreadable(self._unreadable)
 
-    def _loader(self, dataset: Dataset, train: bool) -> DataLoader:
-        # Workers are not persistent: each epoch's workers take fresh seeds from the main
-        # process's RNG, which travels in checkpoints, so a resumed run draws the same
-        # augmentations as an uninterrupted one.
-        return DataLoader(dataset, batch_size=self.cfg.batch_size, shuffle=train,
-                          drop_last=train and len(dataset) >= self.cfg.batch_size,
-                          num_workers=self.cfg.num_workers, pin_memory=self.pin_memory)
+    def _loader(self, dataset: Dataset, **kwargs: Any) -> DataLoader:
+        # A generator of its own: the worker seeds the DataLoader draws at every epoch
+        # start (unused: items seed themselves) come from it rather than the global RNG.
+        return DataLoader(dataset, batch_size=self.cfg.batch_size,
+                          num_workers=self.cfg.num_workers, pin_memory=self.pin_memory,
+                          generator=torch.Generator().manual_seed(self.seed), **kwargs)
 
     def train_dataloader(self) -> DataLoader:
         self.setup()
-        return self._loader(self._train, train=True)
+        sampler = EpochSampler(self._train, self.cfg.batch_size, self.seed,
+                               num_replicas=world_size(), rank=rank())
+        sampler.start(*self._start)
+        self._sampler = sampler
+        return self._loader(SeededItems(self._train, self.seed), sampler=sampler,
+                            drop_last=len(sampler) >= self.cfg.batch_size)
 
     def val_dataloader(self) -> DataLoader:
         self.setup()
-        return self._loader(self._val, train=False)
+        return self._loader(self._val)
+
+    def skipped_images(self) -> list[str]:
+        """Image files found unreadable and skipped: by this process, and by every process
+        as of the last checkpoint."""
+        found = set(self._unreadable)
+        for files in self._files:
+            found.update(files.unreadable)
+        return sorted(found)
+
+    def state_dict(self) -> dict[str, Any]:
+        """For checkpoints: the epoch and the number of its batches done (where the resumed
+        run's first pass starts), and the unreadable image files found so far (skipped
+        without a new try after a resume). Called on every process."""
+        trainer, sampler = self.trainer, self._sampler
+        if trainer is None or sampler is None:
+            return {}
+        # Counted here rather than read from Lightning's loop counters, which do not all
+        # survive a resume (see train._StepCheckpoint). Checkpoints are written between
+        # steps, where every batch handed to training has been trained on.
+        epoch, done = sampler.position
+        if done >= trainer.num_training_batches:
+            epoch, done = epoch + 1, 0
+        for found in gather_objects(self.skipped_images()):
+            self._unreadable.update(found)
+        return {"epoch": epoch, "batches": done, "unreadable": sorted(self._unreadable)}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        if "epoch" in state_dict:
+            self._start = (int(state_dict["epoch"]), int(state_dict["batches"]))
+        self._unreadable = set(state_dict.get("unreadable", ()))
+        for files in self._files:
+            files.mark_unreadable(self._unreadable)
+
+    def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        # Called once for every training batch, right before its step.
+        if self._sampler is not None and self.trainer is not None and self.trainer.training:
+            self._sampler.batch_done()
+        return batch
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         """With ``augment_device``: the photometric part of both views of a training batch,

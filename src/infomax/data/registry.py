@@ -3,7 +3,8 @@
 Every data set yields ``(image, label)`` with ``image`` a uint8 tensor of shape (C, H, W)
 handed to ``transform`` (when one is given). The small sets (MNIST, Fashion-MNIST, CIFAR) are
 read once into memory; STL-10 is memory-mapped (its unlabeled part alone is 2.7 GB); image
-folders are decoded per item.
+folders are decoded per item, every image mode to RGB, and a file that cannot be decoded is
+an error naming it or, on request, skipped (``ImageFileDataset``).
 
 Look-up order for the named sets: torchvision's on-disk layout under the data root, then the
 system directories in ``SYSTEM_DIRS``, then torchvision's download (when ``download`` is
@@ -22,9 +23,10 @@ import gzip
 import os
 import pickle
 import struct
+import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 import numpy as np
 import torch
@@ -32,7 +34,7 @@ from torch.utils.data import ConcatDataset, Dataset
 
 from infomax.config import DATA_SETS, IMAGEFOLDER_PREFIX
 from infomax.config import canonical_data_name as _canonical
-from infomax.errors import ConfigError, DataNotFoundError
+from infomax.errors import BadImageError, ConfigError, DataNotFoundError
 
 __all__ = [
     "DATASET_NAMES",
@@ -195,19 +197,21 @@ def build_dataset(
     root: Path,
     transform: Callable | None = None,
     download: bool = True,
+    skip_unreadable: bool = False,
 ) -> Dataset:
     """Data set ``name``'s ``split`` ("pretrain", "train" or "test") found under ``root``.
 
     Items are ``(transform(image), label)`` with ``image`` a uint8 (C, H, W) tensor, returned
     as is when ``transform`` is None. "pretrain" is the training split, for stl10 followed by
     the unlabeled part (label -1). For ``imagefolder:<path>`` the path is in the name and
-    ``root`` is not used.
+    ``root`` is not used; an image file that cannot be decoded raises BadImageError, or with
+    ``skip_unreadable`` is reported and replaced (see ``ImageFileDataset``).
     """
     key = _canonical(name)
     if split not in SPLITS:
         raise ConfigError(f"unknown split {split!r}; valid splits: {', '.join(SPLITS)}")
     if key.startswith(IMAGEFOLDER_PREFIX):
-        return _build_imagefolder(key, split, transform)
+        return _build_imagefolder(key, split, transform, skip_unreadable)
     root = resolve_data_root(root)
     where = _locate(key, split, root, download)
     if key in ("mnist", "fashion-mnist"):
@@ -508,57 +512,177 @@ def _read_stl10(directory: Path, split: str, transform: Callable | None) -> Data
 
 # ----------------------------------------------------------------------------- image folders
 
+_IMAGEFOLDER_EXPECTED = (
+    "expected {path}/train/<class>/<image> and {path}/val/<class>/<image> (or test/ in place of val/)"
+)
+
+
+def _warn(message: str) -> None:
+    """One warning line on stderr (also from DataLoader worker processes)."""
+    print(f"infomax: warning: {message}", file=sys.stderr, flush=True)
+
+
+def _image_files(directory: Path) -> list[str]:
+    """Names of the files with an image extension directly in ``directory``."""
+    from torchvision.datasets.folder import IMG_EXTENSIONS
+
+    return sorted(
+        entry.name
+        for entry in os.scandir(directory)
+        if entry.is_file() and entry.name.lower().endswith(IMG_EXTENSIONS)
+    )
+
+
+def _shown(names: list[str], limit: int = 5) -> str:
+    return ", ".join(names[:limit]) + (f", ... ({len(names)} in all)" if len(names) > limit else "")
+
+
+def _missing_train_hint(path: Path) -> str:
+    """The fix for a folder without train/, when what it is instead is recognisable; else ""."""
+    if path.name in ("train", "val", "test") and (path.parent / "train").is_dir():
+        return f"it looks like one split of {path.parent}: point at {path.parent} instead"
+    holding = sorted(
+        entry.name for entry in os.scandir(path) if entry.is_dir() and _image_files(Path(entry.path))
+    )
+    if holding:
+        return (
+            f"its subfolders ({_shown(holding)}) hold images: move these class folders into "
+            f"{path}/train/ and put held-out images in {path}/val/<class>/"
+        )
+    return ""
+
 
 def _imagefolder_layout(name: str) -> tuple[Path, Path, Path, list[str]]:
     """(folder, train dir, eval dir, class names) of ``imagefolder:<path>``; DataNotFoundError if wrong."""
     path = Path(name[len(IMAGEFOLDER_PREFIX) :].strip()).expanduser().absolute()
-    expected = (
-        f"expected {path}/train/<class>/<image> and {path}/val/<class>/<image> "
-        f"(or test/ in place of val/)"
-    )
+    expected = _IMAGEFOLDER_EXPECTED.format(path=path)
     if not path.is_dir():
-        raise DataNotFoundError(f"image folder {path} not found; {expected}")
+        what = "is a file, not a folder" if path.exists() else "not found"
+        raise DataNotFoundError(f"image folder {path} {what}; {expected}")
     train = path / "train"
     if not train.is_dir():
-        raise DataNotFoundError(f"image folder {path} has no train/ folder; {expected}")
+        fix = _missing_train_hint(path) or expected
+        raise DataNotFoundError(f"image folder {path} has no train/ folder; {fix}")
     evaluation = path / "val" if (path / "val").is_dir() else path / "test"
     if not evaluation.is_dir():
         raise DataNotFoundError(f"image folder {path} has no val/ or test/ folder; {expected}")
     classes = sorted(entry.name for entry in os.scandir(train) if entry.is_dir())
     if not classes:
+        if _image_files(train):
+            raise DataNotFoundError(
+                f"image folder {path}: train/ holds image files but no class folders; put the "
+                f"images of each class in train/<class>/ (and val/<class>/)"
+            )
         raise DataNotFoundError(f"image folder {path}: train/ has no class folders; {expected}")
     return path, train, evaluation, classes
 
 
-def load_rgb(path: str | os.PathLike) -> torch.Tensor:
-    """Decode an image file to a contiguous uint8 RGB tensor (3, H, W)."""
+def _pixels(im) -> np.ndarray:
+    """(H, W, 3) uint8 RGB pixels of a PIL image of any mode (see ``load_rgb``)."""
+    if im.mode.startswith("I"):  # 16- or 32-bit integer grayscale: keep the top 8 bits of 16
+        gray = np.clip(np.asarray(im).astype(np.int64) >> 8, 0, 255).astype(np.uint8)
+        return np.repeat(gray[:, :, None], 3, axis=2)
+    if im.mode in ("P", "PA"):  # through RGBA: PIL warns on some palette transparencies
+        im = im.convert("RGBA")
+    return np.array(im.convert("RGB"))
+
+
+def _read_rgb(path: str | os.PathLike) -> torch.Tensor:
     from PIL import Image
 
     with Image.open(path) as im:
-        array = np.array(im.convert("RGB"))
+        array = _pixels(im)
     return torch.from_numpy(array).permute(2, 0, 1).contiguous()
 
 
-class ImageFileDataset(Dataset):
-    """Images read from files: ``samples`` is a list of (path, label)."""
+def load_rgb(path: str | os.PathLike) -> torch.Tensor:
+    """Decode an image file to a contiguous uint8 RGB tensor (3, H, W); BadImageError,
+    naming the file, if it cannot be read or decoded (truncated, not an image, unreadable).
 
-    def __init__(self, samples: list[tuple[str, int]], transform: Callable | None = None):
+    Every mode becomes RGB: grayscale (L) is repeated over the three channels, palette
+    images (P) take their palette's colours, CMYK and YCbCr are converted, an alpha channel
+    (RGBA, LA, PA, palette transparency) is dropped, keeping the colour stored under
+    transparent pixels (as torchvision's loader does), and 16-bit grayscale (I;16, I) keeps
+    its top 8 bits (value // 256).
+    """
+    try:
+        return _read_rgb(path)
+    except Exception as exc:  # PIL raises many kinds for broken files (OSError, SyntaxError, ...)
+        raise BadImageError(
+            f"cannot read image {path} ({_short_reason(exc)}); remove or replace the file"
+        ) from None
+
+
+class ImageFileDataset(Dataset):
+    """Images read from files: ``samples`` is a list of (path, label).
+
+    A file that cannot be decoded raises BadImageError naming it. With ``skip_unreadable``
+    it is reported instead (one warning line on stderr, once), remembered, and the item is
+    the next readable image of the list, with that image's label: a fixed replacement, so
+    batches keep their size and every pass (or a resumed run) gets the same items.
+    ``unreadable`` lists the files found so far by any DataLoader worker: the flags are in
+    shared memory.
+    """
+
+    def __init__(
+        self,
+        samples: list[tuple[str, int]],
+        transform: Callable | None = None,
+        skip_unreadable: bool = False,
+    ):
         self.samples = samples
         self.targets = torch.tensor([label for _, label in samples], dtype=torch.int64)
         self.transform = transform
+        self.skip_unreadable = skip_unreadable
+        self._bad = torch.zeros(len(samples), dtype=torch.bool).share_memory_() if skip_unreadable else None
 
     def __len__(self) -> int:
         return len(self.samples)
 
+    @property
+    def unreadable(self) -> list[str]:
+        """Paths of the files found unreadable so far (with ``skip_unreadable``)."""
+        if self._bad is None:
+            return []
+        return [self.samples[i][0] for i in self._bad.nonzero().flatten().tolist()]
+
+    def mark_unreadable(self, paths: Iterable[str]) -> None:
+        """Skip these files from now on without trying them (those found by a run before it
+        was resumed); paths not in the data set are ignored."""
+        if self._bad is None or not paths:
+            return
+        wanted = set(paths)
+        for i, (path, _) in enumerate(self.samples):
+            if path in wanted:
+                self._bad[i] = True
+
+    def _first_readable(self, index: int) -> tuple[torch.Tensor, int]:
+        n = len(self.samples)
+        for j in ((index + k) % n for k in range(n)):
+            if self._bad[j]:
+                continue
+            path, label = self.samples[j]
+            try:
+                return _read_rgb(path), label
+            except Exception as exc:  # as in load_rgb
+                self._bad[j] = True
+                _warn(f"skipped unreadable image {path} ({_short_reason(exc)}); the next readable "
+                      f"image takes its place")
+        folder = Path(self.samples[0][0]).parent.parent
+        raise BadImageError(f"none of the {n} images in {folder} can be read; check the folder's files")
+
     def __getitem__(self, index: int):
-        path, label = self.samples[index]
-        image = load_rgb(path)
+        if self.skip_unreadable:
+            image, label = self._first_readable(index)
+        else:
+            path, label = self.samples[index]
+            image = load_rgb(path)
         if self.transform is not None:
             image = self.transform(image)
         return image, label
 
 
-def _build_imagefolder(name: str, split: str, transform: Callable | None) -> Dataset:
+def _build_imagefolder(name: str, split: str, transform: Callable | None, skip_unreadable: bool) -> Dataset:
     from torchvision.datasets.folder import IMG_EXTENSIONS, make_dataset
 
     path, train, evaluation, classes = _imagefolder_layout(name)
@@ -568,17 +692,29 @@ def _build_imagefolder(name: str, split: str, transform: Callable | None) -> Dat
             entry.name for entry in os.scandir(evaluation) if entry.is_dir() and entry.name not in classes
         )
         if extra:
-            shown = ", ".join(extra[:5]) + (", ..." if len(extra) > 5 else "")
             raise DataNotFoundError(
-                f"image folder {path}: {evaluation.name}/ has class folders that train/ lacks ({shown}); "
-                f"both must use the same class folder names"
+                f"image folder {path}: {evaluation.name}/ has class folders that train/ lacks "
+                f"({_shown(extra)}); both must use the same class folder names"
             )
     class_to_idx = {c: i for i, c in enumerate(classes)}
     samples = make_dataset(str(directory), class_to_idx, extensions=IMG_EXTENSIONS, allow_empty=True)
     if not samples:
         raise DataNotFoundError(
             f"image folder {path}: no images ({' '.join(IMG_EXTENSIONS)}) in {directory}/<class>/; "
-            f"expected {path}/train/<class>/<image> and {path}/val/<class>/<image> "
-            f"(or test/ in place of val/)"
+            f"{_IMAGEFOLDER_EXPECTED.format(path=path)}"
         )
-    return ImageFileDataset(samples, transform)
+    if directory == train:
+        # val/ may lack classes; a class without training images is a mistake.
+        empty = sorted(set(classes) - {classes[label] for _, label in samples})
+        if empty:
+            raise DataNotFoundError(
+                f"image folder {path}: class folders without images in train/ ({_shown(empty)}); "
+                f"add images ({' '.join(IMG_EXTENSIONS)}) to them or remove them"
+            )
+    loose = _image_files(directory)
+    if loose:
+        _warn(
+            f"image folder {path}: image files directly in {directory.name}/, in no class folder, "
+            f"are not used ({_shown(loose, 3)})"
+        )
+    return ImageFileDataset(samples, transform, skip_unreadable)

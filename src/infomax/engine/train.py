@@ -25,8 +25,8 @@ from infomax.config import Config, config_from_dict, load_config_file
 from infomax.data.module import PretrainData
 from infomax.engine.checkpoints import (AtomicCheckpointIO, atomic_write_text, check_archive,
                                         stale_temp_files)
-from infomax.errors import (ConfigError, InfomaxError, NonFiniteCheckpointError, NonFiniteError,
-                            UnreadableCheckpointError)
+from infomax.errors import (BadImageError, ConfigError, InfomaxError, NonFiniteCheckpointError,
+                            NonFiniteError, UnreadableCheckpointError)
 from infomax.methods import METHODS, SSLMethod
 
 CONFIG_FILE = "config.yaml"
@@ -49,6 +49,9 @@ def _quiet_lightning() -> None:
     # removes the old logs itself.
     warnings.filterwarnings("ignore", message=".*Previous log files in this directory will be "
                                               "deleted.*")
+    # Untrue here: the pretraining data resume inside an epoch by themselves (the DataModule's
+    # state in the checkpoint, see infomax.data.module).
+    warnings.filterwarnings("ignore", message=".*dataloader is not resumable.*")
     # The run folder holds config.yaml before the first checkpoint: expected, not a problem.
     warnings.filterwarnings("ignore", message=".*Checkpoint directory .* exists and is not empty.*")
 
@@ -153,6 +156,23 @@ class _CSVLogger(CSVLogger):
             self._kept = []
             writer.save()
         return writer
+
+
+class _StepCheckpoint(ModelCheckpoint):
+    """last.ckpt every N optimizer steps, except after an epoch's last step: there the
+    end-of-epoch checkpoint follows (after validation). Lightning (2.6) resumes from a
+    checkpoint written after an epoch's last step with its epoch counters one epoch behind:
+    the checkpoints of the next epoch then read as written at an epoch's end, and a run
+    resumed from one of them skips that epoch's validation."""
+
+    def __init__(self, dirpath: Path, every_n_steps: int) -> None:
+        super().__init__(dirpath=dirpath, filename="last", monitor=None, save_top_k=1,
+                         every_n_train_steps=every_n_steps, enable_version_counter=False)
+
+    def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any,
+                           batch_idx: int) -> None:
+        if batch_idx + 1 < trainer.num_training_batches:
+            super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
 
 
 class _Progress(TQDMProgressBar):
@@ -299,11 +319,17 @@ def pretrain(cfg: Config, resume: str | None = None, progress: bool = True,
     # top-k checkpoint was written, so it would go stale once the accuracy stops rising.)
     latest = ModelCheckpoint(dirpath=run_dir, filename="last", monitor=None, save_top_k=1,
                              enable_version_counter=False)
-    keep = int(resumed.get("global_step", 0)) if resumed is not None else None
-    loggers = [TensorBoardLogger(run_dir, name="tensorboard", version=""),
-               _CSVLogger(run_dir, name="csv", version="", keep_before_step=keep)]
-    resumed = None  # the Trainer reads the checkpoint itself
     callbacks: list[Any] = [checkpoint, latest]
+    if t.checkpoint_every_n_steps:
+        # The same last.ckpt, also every N optimizer steps: a crash loses at most N steps.
+        callbacks.append(_StepCheckpoint(run_dir, t.checkpoint_every_n_steps))
+    keep = int(resumed.get("global_step", 0)) if resumed is not None else None
+    # metrics.csv written out as often as last.ckpt, so that a crash loses no rows before it
+    flush = ({"flush_logs_every_n_steps": t.checkpoint_every_n_steps}
+             if t.checkpoint_every_n_steps else {})
+    loggers = [TensorBoardLogger(run_dir, name="tensorboard", version=""),
+               _CSVLogger(run_dir, name="csv", version="", keep_before_step=keep, **flush)]
+    resumed = None  # the Trainer reads the checkpoint itself
     if progress:
         callbacks.append(_Progress())
     trainer = L.Trainer(
@@ -325,11 +351,23 @@ def pretrain(cfg: Config, resume: str | None = None, progress: bool = True,
         # Raised before the optimizer applied the step; no checkpoint holds that state
         # (ModelCheckpoint saves on exceptions only with save_on_exception=True).
         raise NonFiniteError(_stop_line(e, run_dir)) from None
+    except BadImageError as e:
+        # Raised in a DataLoader worker, its traceback holds the loader's iterator in a
+        # reference cycle: dropped, the workers stop now rather than in a later garbage
+        # collection, which waits 5 s for each.
+        e.__traceback__ = None
+        raise
     if trainer.interrupted:
         raise InfomaxError(f"training was interrupted; continue with "
                            f"'infomax pretrain --resume {last}'")
     if not trainer.is_global_zero:
         return run_dir
+    skipped = data.skipped_images()
+    if skipped:
+        files = "file was" if len(skipped) == 1 else "files were"
+        print(f"infomax: warning: {len(skipped)} unreadable image {files} skipped (named "
+              f"above and in {run_dir / SUMMARY_FILE}); --strict-data stops at the first",
+              file=sys.stderr)
     summary = {
         "run_dir": str(run_dir),
         # Whole epochs finished; a max_minutes stop can end a run inside an epoch.
@@ -342,6 +380,9 @@ def pretrain(cfg: Config, resume: str | None = None, progress: bool = True,
                    if k.startswith("val/")},
         # Steps with a non-finite loss or gradient that were not applied (train.skip_nonfinite).
         "skipped_nonfinite": model.skipped_nonfinite,
+        # Image files that could not be decoded, each replaced by the next readable one.
+        "skipped_images": len(skipped),
+        "skipped_image_files": skipped,
     }
     atomic_write_text(run_dir / SUMMARY_FILE, json.dumps(summary, indent=2))
     return run_dir

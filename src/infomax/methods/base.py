@@ -92,8 +92,9 @@ class SSLMethod(L.LightningModule):
     Batches are ``((x1, x2), labels)``: two augmented views of each image, normalized; with
     ``needs_index`` True, ``((x1, x2), labels, index)`` with each image's position in the
     pretraining set. State updated outside the gradient step (momentum encoders, queues,
-    memory banks) may be updated in ``after_step(batch)``, called after each optimizer step,
-    or at the end of ``ssl_step`` under ``torch.no_grad()``; ``self.train_set_size`` is the number of pretraining images.
+    memory banks) may be updated in ``after_step(batch)``, called right after each optimizer
+    step, or at the end of ``ssl_step`` under ``torch.no_grad()``; ``self.train_set_size``
+    is the number of pretraining images.
 
     A step whose loss or gradients are not finite is never applied: see
     ``on_before_optimizer_step``. ``nonfinite_buffers`` names buffers that may hold NaN in
@@ -118,6 +119,7 @@ class SSLMethod(L.LightningModule):
         self._step_loss: Tensor | None = None
         self._step_logs: dict[str, Tensor] = {}
         self._skipped = False
+        self._step_batch: Any = None
 
     def make_backbone(self, in_channels: int | None = None, local_heads: bool = False
                       ) -> nn.Module:
@@ -152,8 +154,8 @@ class SSLMethod(L.LightningModule):
 
     def setup(self, stage: str) -> None:
         # Under data parallelism every process starts from the same seed; give each its own
-        # stream so that augmentations drawn in the main process (num_workers=0) differ
-        # between processes. (Lightning already seeds DataLoader workers per rank.)
+        # stream so that what the methods draw (negatives, device-side augmentations)
+        # differs between processes. (The views seed themselves per image and epoch.)
         if stage == "fit" and world_size() > 1:
             L.seed_everything(self.cfg.train.seed + rank(), workers=True, verbose=False)
             if self.cfg.train.sync_batchnorm:
@@ -184,6 +186,7 @@ class SSLMethod(L.LightningModule):
         return loss, probe_loss, logs, logits, labels
 
     def training_step(self, batch: Any, batch_idx: int) -> Tensor:
+        self._step_batch = batch
         if self.cfg.train.skip_nonfinite > 0:
             # A skipped step must leave the buffers as they were; without skips a fault
             # ends the run and the in-memory state is never saved.
@@ -266,14 +269,23 @@ class SSLMethod(L.LightningModule):
         """Called when a step was skipped, after its buffers were put back: a method that
         caches something about a buffer outside it resets that cache here."""
 
-    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
-        # Lightning calls this after the optimizer step of the batch.
-        if self.cfg.train.skip_nonfinite > 0:  # the running count (without skips: always 0)
-            self.log("train/skipped_nonfinite", float(self.skipped_nonfinite), batch_size=1)
+    def optimizer_step(self, epoch: int, batch_idx: int, optimizer: Any,
+                       optimizer_closure: Any = None) -> None:
+        # The closure runs training_step (which keeps its batch in _step_batch), backward
+        # and on_before_optimizer_step (which may refuse the step: _skipped).
+        super().optimizer_step(epoch, batch_idx, optimizer, optimizer_closure)
+        # Here rather than in on_train_batch_end: Lightning calls the callbacks'
+        # on_train_batch_end first, so a checkpoint written there every N steps would hold
+        # the momentum networks of the step before. A refused step updates nothing.
         if self._skipped:
             self._skipped = False
         else:
-            self.after_step(batch)
+            self.after_step(self._step_batch)
+        self._step_batch = None
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        if self.cfg.train.skip_nonfinite > 0:  # the running count (without skips: always 0)
+            self.log("train/skipped_nonfinite", float(self.skipped_nonfinite), batch_size=1)
 
     def after_step(self, batch: Any) -> None:
         """Updates outside the gradient step (EMA encoders, queues, banks); none here."""
@@ -347,10 +359,9 @@ class SSLMethod(L.LightningModule):
             self._pending_rng = checkpoint.get("rng_states")
         trainer = self._trainer
         if trainer is not None and trainer.state.fn == "fit":
-            # Resuming: restore now, before the Trainer builds the first train DataLoader
-            # iterator (Lightning does so before on_train_start). That iterator draws the
-            # shuffling seed and the worker base seed from the global RNG, as the
-            # uninterrupted run's next epoch does right after the checkpoint was written.
+            # Resuming: restore now, before anything of the resumed run draws from it. (The
+            # data order and the views do not: see infomax.data.module; the methods do:
+            # negatives, device-side augmentations, MoCo's shuffle.)
             self._restore_rng()
 
     def on_train_start(self) -> None:
