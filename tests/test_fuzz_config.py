@@ -7,7 +7,6 @@ a run is read back on --resume; the settings of methods not selected are not sav
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import io
 import tempfile
 from pathlib import Path
@@ -21,20 +20,13 @@ from infomax.cli import main
 from infomax.config import Config, config_from_dict, load_config_file, make_config, parse_override
 from infomax.errors import ConfigError
 
+from test_config import leaf_keys
+
 # Hypothesis' caches go to the temporary folder, not into the checkout.
 hypothesis_configuration.set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "infomax-hypothesis")
 
 FUZZ = settings(max_examples=40, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow])
-
-
-def leaf_keys(obj, prefix=""):
-    for f in dataclasses.fields(obj):
-        value = getattr(obj, f.name)
-        if dataclasses.is_dataclass(value):
-            yield from leaf_keys(value, f"{prefix}{f.name}.")
-        else:
-            yield f"{prefix}{f.name}"
 
 
 KEYS = sorted(leaf_keys(Config())) + ["model", "data", "nope", "model.nope"]
