@@ -10,8 +10,8 @@ from infomax.losses import amdim_multiscale_loss, amdim_pair_nce, clipped_cross_
 from infomax.nn.amdim import EncoderOutput
 
 
-def reference_pair_nce(src, trg, tclip, reg_coef=0.05, pos_offset=0):
-    """Loops over (b, l), exactly the spec's steps 1-5, in float64 numpy."""
+def reference_scores(src, trg):
+    """s[b, c, l] = <src_b, trg_{c, l}> / sqrt(D), by loops in float64 numpy."""
     src = np.asarray(src, dtype=np.float64)
     trg = np.asarray(trg, dtype=np.float64)
     b_n, d = src.shape
@@ -21,6 +21,13 @@ def reference_pair_nce(src, trg, tclip, reg_coef=0.05, pos_offset=0):
         for c in range(n):
             for l in range(locs):
                 s[b, c, l] = sum(src[b, k] * trg[c, k, l] for k in range(d)) / math.sqrt(d)
+    return s
+
+
+def reference_pair_nce(src, trg, tclip, reg_coef=0.05, pos_offset=0):
+    """Loops over (b, l), exactly the spec's steps 1-5, in float64 numpy."""
+    s = reference_scores(src, trg)
+    b_n, n, locs = s.shape
     reg = reg_coef * np.mean(s ** 2)
     if tclip:
         s = tclip * np.tanh(s / tclip)

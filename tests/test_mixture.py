@@ -14,7 +14,7 @@ from infomax.losses import amdim_mixture_nce, amdim_multiscale_loss, amdim_pair_
 from infomax.methods import METHODS
 from infomax.nn.amdim import EncoderOutput, MixtureHead
 
-from test_losses_amdim import _rand_out, reference_pair_nce
+from test_losses_amdim import _rand_out, reference_pair_nce, reference_scores
 
 
 def reference_mixture_nce(src, trg, tclip, tau, alpha, reg_coef=0.05, pos_offset=0):
@@ -22,15 +22,9 @@ def reference_mixture_nce(src, trg, tclip, tau, alpha, reg_coef=0.05, pos_offset
     log-softmax score of component j for target i, q = softmax_j(tau s), cost =
     -mean_i [sum_j q s + alpha H(q)]."""
     src = np.asarray(src, dtype=np.float64)
-    trg = np.asarray(trg, dtype=np.float64)
-    b_n, k_n, d = src.shape
-    n, _, locs = trg.shape
-    s = np.empty((b_n, k_n, n, locs))
-    for b in range(b_n):
-        for j in range(k_n):
-            for c in range(n):
-                for l in range(locs):
-                    s[b, j, c, l] = sum(src[b, j, e] * trg[c, e, l] for e in range(d)) / math.sqrt(d)
+    b_n, k_n, _ = src.shape
+    n, _, locs = np.shape(trg)
+    s = np.stack([reference_scores(src[:, j], trg) for j in range(k_n)], 1)  # (B, K, N, L)
     reg = reg_coef * np.mean(s ** 2)
     if tclip:
         s = tclip * np.tanh(s / tclip)
