@@ -5,10 +5,11 @@ sampler, per-item seeding of the views, and checkpoints written atomically."""
 
 from __future__ import annotations
 
+import contextlib
 import json
-import multiprocessing
 import os
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -52,14 +53,32 @@ def _die_at(step: int, hook: str, argv: list[str]) -> None:
     main(argv)
 
 
-def killed_run(argv: list[str], step: int, hook: str) -> None:
-    # A forked child process: killed as a crash kills, without the start-up time of a
-    # fresh interpreter.
-    child = multiprocessing.get_context("fork").Process(target=_die_at,
-                                                        args=(step, hook, argv))
-    child.start()
-    child.join(300)
-    assert child.exitcode == -signal.SIGKILL, child.exitcode
+def killed_run(argv: list[str], step: int, hook: str, timeout: float = 300.0) -> None:
+    """Run ``_die_at`` in a forked child (killed as a crash kills, without the start-up
+    time of a fresh interpreter) and wait for the child itself to die. The child leads its
+    own process group: its DataLoader workers, orphaned by the kill, are killed with the
+    group afterwards, as a job scheduler ends a crashed job. (Waiting on the child through
+    multiprocessing would also wait for those workers, which hold its sentinel pipe.)"""
+    pid = os.fork()
+    if pid == 0:  # the child
+        status = 1
+        try:
+            os.setpgid(0, 0)
+            _die_at(step, hook, argv)
+        finally:
+            os._exit(status)  # only when _die_at did not kill it: the test then fails
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            assert time.monotonic() < deadline, f"the killed run did not die in {timeout} s"
+            time.sleep(0.05)
+    finally:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, status
 
 
 @pytest.fixture(scope="module")
