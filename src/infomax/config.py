@@ -205,6 +205,8 @@ class OptimConfig:
     warmup_steps: int = _f(500, min=0, help="linear warmup over this many updates")
     milestones: list[int] = _f([250, 280], help="epochs at which lr is multiplied by gamma")
     gamma: float = _f(0.2, min=0.0)
+    probe_lr: float | None = _f(None, min=0.0, help="learning rate of the online probes "
+                                "(same warmup and decay); default: optim.lr")
 
 
 @dataclass

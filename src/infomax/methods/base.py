@@ -304,6 +304,12 @@ class SSLMethod(L.LightningModule):
         o = self.cfg.optim
         # Momentum (EMA) encoders hold parameters without gradients: not the optimizer's.
         params = [p for p in self.parameters() if p.requires_grad]
+        if o.probe_lr is not None and self.probes is not None:
+            # The probes in a group of their own (the encoder's group first: it is the
+            # logged lr); one schedule scales both.
+            mine = {id(p) for p in self.probes.parameters()}
+            params = [{"params": [p for p in params if id(p) not in mine]},
+                      {"params": [p for p in params if id(p) in mine], "lr": o.probe_lr}]
         opt = torch.optim.Adam(params, lr=o.lr, betas=tuple(o.betas), eps=o.eps,
                                weight_decay=o.weight_decay)
         steps = self.steps_per_epoch
