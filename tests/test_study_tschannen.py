@@ -101,6 +101,8 @@ def test_plans_name_their_reductions():
         ts.make_plan(iterations=0)
     assert ts._eval_points(20, 6) == [0, 6, 12, 18, 20]
     assert ts._eval_points(20, 5) == [0, 5, 10, 15, 20]
+    assert ts._pm(0.5, 0.01, 2, 2) == "0.5000 ± 0.0100" and ts._pm(0.5, 0.0, 1, 1) == "0.5000"
+    assert ts._pm(0.5, 0.0, 1, 2) == "0.5000 ± 0.0000 (1 of 2 diverged)"
 
 
 @pytest.mark.slow
@@ -133,6 +135,8 @@ def test_cli_quick_run_on_fake_data(fake_fmnist, tmp_path):
     table = (out / "table.md").read_text()
     assert "Pixel baseline" in table and "InfoNCE" in table and "ConvNet" in table
     assert "instead of 20" in table  # the reductions are stated
+    # One run per setting: values without a spread, and no plural "1 runs".
+    assert "1 run per setting" in table and "1 runs" not in table and "±" not in table
 
 
 def test_cli_reports_missing_data(fake_fmnist, tmp_path, capsys):

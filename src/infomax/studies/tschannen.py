@@ -293,7 +293,7 @@ def make_plan(quick: bool = False, iterations: int | None = None,
                 eval_train_size=train_size, estimate_batches=est_batches)
     r = plan.reductions
     if n_seeds < PAPER["seeds"]:
-        r.append(f"{n_seeds} runs per setting instead of {PAPER['seeds']}")
+        r.append(f"{_runs(n_seeds)} per setting instead of {PAPER['seeds']}")
     for what, n in (("critic", c_iters), ("encoder", e_iters)):
         if n != PAPER["iterations"]:
             r.append(f"{what} experiment: {n} training iterations instead of "
@@ -527,10 +527,14 @@ def _final(runs: list[dict], key: str) -> tuple[float, float, int]:
     return float(values.mean()), float(values.std()), int(values.size)
 
 
+def _runs(n: int) -> str:
+    return "1 run" if n == 1 else f"{n} runs"
+
+
 def _pm(mean: float, std: float, n: int, total: int, digits: int = 4) -> str:
     if n == 0:
         return "diverged"
-    text = f"{mean:.{digits}f} ± {std:.{digits}f}"
+    text = f"{mean:.{digits}f}" if total == 1 else f"{mean:.{digits}f} ± {std:.{digits}f}"
     return text if n == total else f"{text} ({total - n} of {total} diverged)"
 
 
@@ -541,8 +545,8 @@ def _table(results: dict, meta: dict) -> str:
     base = meta["pixel_baseline"]
     lines += [f"Linear evaluation: logistic regression (saga, tol 0.1, C = 10) on min-max "
               f"scaled top-half codes of {meta['eval_train_images']} training images, "
-              f"accuracy on {meta['test_images']} test images. Mean ± std over "
-              f"{plan['seeds']} runs, at the last iteration.", "",
+              f"accuracy on {meta['test_images']} test images, at the last iteration"
+              f"{'' if plan['seeds'] == 1 else ': mean ± std over ' + _runs(plan['seeds'])}.", "",
               f"**Pixel baseline** (top-half pixels, same protocol, same run): "
               f"**{base:.4f}**", ""]
     if "critic" in results:
@@ -615,6 +619,7 @@ def _plots(results: dict, meta: dict, out: Path) -> list[str]:
               ("convnet", 2.0): "tab:purple", ("convnet", 4.0): "tab:blue",
               ("mlp", 2.0): "tab:orange", ("mlp", 4.0): "tab:red"}
     n_runs = meta["plan"]["seeds"]
+    spread = "1 run" if n_runs == 1 else f"mean ± std of {n_runs} runs"
     if "critic" in results:
         res = results["critic"]
         for key, ylabel, name in (("accuracy", "test accuracy (linear evaluation)",
@@ -632,7 +637,7 @@ def _plots(results: dict, meta: dict, out: Path) -> list[str]:
                 elif est == "infonce":
                     ax.axhline(math.log(meta["plan"]["batch_size"]), color="gray", ls=":",
                                lw=1.5, label=f"log {meta['plan']['batch_size']}")
-                ax.set_title(f"{_LABELS[est]} ({meta['data']}, mean ± std of {n_runs} runs)")
+                ax.set_title(f"{_LABELS[est]} ({meta['data']}, {spread})")
                 ax.set_xlabel("training iteration")
                 ax.set_ylabel(ylabel)
                 ax.grid(alpha=0.3)
