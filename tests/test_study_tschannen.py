@@ -137,6 +137,14 @@ def test_cli_quick_run_on_fake_data(fake_fmnist, tmp_path):
     assert "instead of 20" in table  # the reductions are stated
     # One run per setting: values without a spread, and no plural "1 runs".
     assert "1 run per setting" in table and "1 runs" not in table and "±" not in table
+    # --replot writes the table and the plots again from results.json, training nothing.
+    for name in ("table.md", "critic_accuracy.png", "encoder.png"):
+        (out / name).unlink()
+    before = (out / "results.json").read_bytes()
+    assert main(["study", "tschannen", "--replot", "-o", str(out)]) == 0
+    assert (out / "table.md").read_text() == table
+    assert (out / "critic_accuracy.png").is_file() and (out / "encoder.png").is_file()
+    assert (out / "results.json").read_bytes() == before
 
 
 def test_cli_reports_missing_data(fake_fmnist, tmp_path, capsys):
@@ -147,3 +155,15 @@ def test_cli_reports_missing_data(fake_fmnist, tmp_path, capsys):
     assert rc == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("infomax: error: fashion-mnist not found") and "\n" not in err
+
+
+def test_replot_refuses_a_folder_without_results(tmp_path, capsys):
+    from infomax.cli import main
+
+    assert main(["study", "tschannen", "--replot", "-o", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "no " in err and "results.json" in err and "\n" not in err
+    (tmp_path / "results.json").write_text('{"plan": 3}')
+    assert main(["study", "tschannen", "--replot", "-o", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "is not a results.json written by this study" in err and "\n" not in err

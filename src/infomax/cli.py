@@ -188,6 +188,9 @@ def _parser() -> argparse.ArgumentParser:
                     help="a reduced run: under 20 minutes on 2 CPU cores")
     sn.add_argument("-o", "--output", default="docs/studies/tschannen",
                     help="folder for results.json, the table and the plots")
+    sn.add_argument("--replot", action="store_true",
+                    help="train nothing: write the table and the plots again from the "
+                         "results.json in --output")
     sn.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     ab = sub.add_parser("ablate", help="AMDIM's ablations: the full model and single changes "

@@ -51,7 +51,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from infomax.config import canonical_data_name
-from infomax.errors import ConfigError
+from infomax.errors import ConfigError, InfomaxError
 from infomax.mi import LOWER_BOUNDS, BilinearCritic, make_critic, target_bound_loss
 
 __all__ = ["CODE_DIM", "CRITICS", "ConvEncoder", "ESTIMATORS", "HALF", "LayerNorm2d",
@@ -577,9 +577,13 @@ def _table(results: dict, meta: dict) -> str:
                          f"{_pm(*_final(runs, 'estimate'), len(runs), digits=2)} |")
         lines.append("")
     lines += ["## Settings", ""]
-    if plan["reductions"]:
+    # Only the experiments that ran.
+    reductions = [r for r in plan["reductions"]
+                  if not any(r.startswith(f"{e} experiment:") and e not in results
+                             for e in ("critic", "encoder"))]
+    if reductions:
         lines += ["Reduced against the paper (21,000 iterations, 20 runs, MNIST):", ""]
-        lines += [f"- {r}" for r in plan["reductions"]]
+        lines += [f"- {r}" for r in reductions]
     else:
         lines.append("The paper's settings (21,000 iterations, evaluation every 1,000, 20 runs).")
     if meta["data"] != PAPER_DEFAULT_DATA:
@@ -725,6 +729,8 @@ def run(args) -> int:
     plots into ``args.output``; 0 on success (errors are raised as InfomaxError)."""
     from infomax.data.registry import resolve_data_root
 
+    if getattr(args, "replot", False):
+        return replot(Path(args.output))
     started = time.perf_counter()
     plan = make_plan(args.quick, args.iterations, args.seeds)
     try:
@@ -772,12 +778,42 @@ def run(args) -> int:
         "machine": _machine(),
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     }
-    meta["wall_s"] = time.perf_counter() - started
-    (out / "table.md").write_text(_table(results, meta))
     meta["plots"] = _plots(results, meta, out)
     meta["wall_s"] = time.perf_counter() - started
+    (out / "table.md").write_text(_table(results, meta))
     payload = {**meta, "results": results}
     (out / "results.json").write_text(json.dumps(_jsonable(payload), indent=1) + "\n")
     print(f"wrote {out / 'results.json'}, {out / 'table.md'} and "
           f"{', '.join(meta['plots'])} ({meta['wall_s'] / 60:.1f} min)", flush=True)
+    return 0
+
+
+def replot(out: Path) -> int:
+    """Write table.md and the plots again from ``out``/results.json (nothing is trained;
+    the results, their date and their timings stay as they were)."""
+    path = out / "results.json"
+    try:
+        payload = json.loads(path.read_text())
+        results = payload.pop("results")
+        payload["plan"]["seeds"]
+    except FileNotFoundError:
+        raise InfomaxError(f"--replot: no {path}; run the study into {out} first") from None
+    except (json.JSONDecodeError, KeyError, TypeError) as e:
+        raise InfomaxError(f"--replot: {path} is not a results.json written by this study "
+                           f"({type(e).__name__}: {e})") from None
+    # The reductions are re-derived from the plan, so that the text is this version's.
+    stored = payload["plan"]
+    same = stored.get("critic_iterations") == stored.get("encoder_iterations")
+    try:
+        again = asdict(make_plan(bool(payload.get("quick")),
+                                 stored.get("critic_iterations") if same else None,
+                                 stored.get("seeds")))
+    except (ConfigError, TypeError):
+        again = None
+    if again is not None and all(again[k] == v for k, v in stored.items()
+                                 if k != "reductions" and k in again):
+        payload["plan"] = again
+    (out / "table.md").write_text(_table(results, payload))
+    plots = _plots(results, payload, out)
+    print(f"wrote {out / 'table.md'} and {', '.join(plots)} from {path}", flush=True)
     return 0
