@@ -578,9 +578,16 @@ def _table(results: dict, meta: dict) -> str:
         lines.append("")
     lines += ["## Settings", ""]
     # Only the experiments that ran.
-    reductions = [r for r in plan["reductions"]
-                  if not any(r.startswith(f"{e} experiment:") and e not in results
-                             for e in ("critic", "encoder"))]
+    ran = [e for e in ("critic", "encoder") if e in results]
+    reductions = []
+    for r in plan["reductions"]:
+        if any(r.startswith(f"{e} experiment:") for e in ("critic", "encoder")) and \
+                not any(r.startswith(f"{e} experiment:") for e in ran):
+            continue
+        if r.startswith("evaluated every "):
+            every = " and ".join(f"{plan[e + '_eval_every']} ({e})" for e in ran)
+            r = f"evaluated every {every} iterations instead of every 1000"
+        reductions.append(r)
     if reductions:
         lines += ["Reduced against the paper (21,000 iterations, 20 runs, MNIST):", ""]
         lines += [f"- {r}" for r in reductions]
@@ -649,7 +656,7 @@ def _plots(results: dict, meta: dict, out: Path) -> list[str]:
                 # left corner is where they are not.
                 ax.legend(loc="upper left" if key == "accuracy" else "lower right")
             if key == "accuracy":  # one shared axis
-                _zoom(axes[0], [_curves(res[k], key)[1] for k in res], [base])
+                _zoom(axes[0], [_curves(res[k], key)[1] for k in res], [base], first=True)
             else:
                 for ax, est in zip(axes, ESTIMATORS):
                     refs = [math.log(meta["plan"]["batch_size"])] if est == "infonce" else []
@@ -668,7 +675,7 @@ def _plots(results: dict, meta: dict, out: Path) -> list[str]:
             x, y = _curves(entry, "estimate")
             _band(ax_est, x, y, entry["label"], color, style)
         ax_acc.axhline(base, color="k", ls=":", lw=1.5, label="pixel baseline")
-        _zoom(ax_acc, [_curves(e, "accuracy")[1] for e in res.values()], [base])
+        _zoom(ax_acc, [_curves(e, "accuracy")[1] for e in res.values()], [base], first=True)
         _zoom(ax_est, [_curves(e, "estimate")[1] for e in res.values()], list(TARGETS))
         for t in TARGETS:
             ax_est.axhline(t, color="gray", ls=":", lw=1)
@@ -684,11 +691,13 @@ def _plots(results: dict, meta: dict, out: Path) -> list[str]:
     return written
 
 
-def _zoom(ax, curves: list[np.ndarray], refs: list[float]) -> None:
-    """Limit the y axis to the range of the trained models' curves and the reference lines:
-    the untrained encoders' first points (an accuracy far below, an NWJ value of minus
-    thousands) would otherwise squash the differences that matter."""
-    values = [c[:, 1:].ravel() for c in curves if c.shape[1] > 1] + [np.asarray(refs, float)]
+def _zoom(ax, curves: list[np.ndarray], refs: list[float], first: bool = False) -> None:
+    """Limit the y axis to the range of the curves and the reference lines, leaving out the
+    untrained encoders' first points unless ``first``: a bound value there (NWJ: minus
+    thousands) would squash the differences that matter. Accuracies keep them: where
+    training starts from is part of the picture."""
+    values = [c[:, 0 if first else 1:].ravel() for c in curves if c.shape[1] > 1]
+    values += [np.asarray(refs, float)]
     values = np.concatenate(values)
     values = values[np.isfinite(values)]
     if values.size == 0:
