@@ -167,3 +167,14 @@ def test_replot_refuses_a_folder_without_results(tmp_path, capsys):
     assert main(["study", "tschannen", "--replot", "-o", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert "is not a results.json written by this study" in err and "\n" not in err
+
+
+def test_accuracy_axes_keep_the_untrained_start_and_bound_axes_leave_it_out():
+    from matplotlib.figure import Figure
+
+    ax = Figure().subplots()
+    curves = [np.array([[0.70, 0.75, 0.76], [0.71, 0.74, 0.77]])]  # runs x evaluations
+    ts._zoom(ax, curves, [0.78], first=True)
+    assert ax.get_ylim()[0] < 0.70 and ax.get_ylim()[1] > 0.78
+    ts._zoom(ax, curves, [0.78])
+    assert 0.71 < ax.get_ylim()[0] < 0.74
