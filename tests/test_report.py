@@ -9,13 +9,15 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
 from infomax.errors import InfomaxError
-from infomax.report import plot_accuracy, plot_losses, read_metrics, write_report
+from infomax.report import _project, plot_accuracy, plot_losses, read_metrics, write_report
 
 PICTURES = ("losses.png", "accuracy.png", "embedding.png", "retrieval.png")
 
@@ -141,3 +143,34 @@ def test_user_errors_are_one_line_and_name_the_path(tmp_path):
     with pytest.raises(InfomaxError, match=r"other\.ckpt does not exist"):
         write_report(run, checkpoint=run / "other.ckpt", progress=False)
     assert not (run / "report").exists()  # nothing written before the checks
+
+
+def _clusters(n: int = 60, k: int = 4, dim: int = 40) -> tuple[np.ndarray, np.ndarray]:
+    """k tight clusters on orthogonal directions (far apart in cosine geometry)."""
+    rng = np.random.default_rng(0)
+    x = np.concatenate([0.15 * rng.normal(size=(n, dim)) + np.eye(dim)[c] for c in range(k)])
+    return x, np.repeat(np.arange(k), n)
+
+
+def _nearest_centroid_accuracy(xy: np.ndarray, y: np.ndarray) -> float:
+    centroids = np.stack([xy[y == c].mean(0) for c in np.unique(y)])
+    guess = np.linalg.norm(xy[:, None] - centroids[None], axis=2).argmin(1)
+    return float((guess == y).mean())
+
+
+def test_map_is_umap_when_it_imports_and_keeps_the_clusters():
+    pytest.importorskip("umap")
+    x, y = _clusters()
+    xy, name = _project(x, seed=0)
+    assert name == "UMAP" and xy.shape == (len(x), 2) and np.isfinite(xy).all()
+    assert _nearest_centroid_accuracy(xy, y) == 1.0
+    again, _ = _project(x, seed=0)
+    np.testing.assert_allclose(again, xy)  # a seeded map is reproducible
+
+
+def test_map_falls_back_to_tsne_without_umap(monkeypatch):
+    monkeypatch.setitem(sys.modules, "umap", None)  # 'import umap' now raises ImportError
+    x, y = _clusters()
+    xy, name = _project(x, seed=0)
+    assert name == "t-SNE" and xy.shape == (len(x), 2) and np.isfinite(xy).all()
+    assert _nearest_centroid_accuracy(xy, y) == 1.0

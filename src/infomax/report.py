@@ -244,7 +244,7 @@ def _project(x: np.ndarray, seed: int) -> tuple[np.ndarray, str]:
         umap = None
     if umap is not None and len(x) > 16:
         reducer = umap.UMAP(n_components=2, n_neighbors=min(15, len(x) - 1), min_dist=0.1,
-                            metric="cosine", random_state=seed)
+                            metric="cosine", random_state=seed, n_jobs=1)
         return np.asarray(reducer.fit_transform(x)), "UMAP"
     from sklearn.decomposition import PCA
     from sklearn.manifold import TSNE
