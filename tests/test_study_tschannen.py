@@ -90,6 +90,27 @@ def test_linear_evaluation_separable_codes_and_shuffled_labels():
     assert np.isnan(ts.linear_accuracy(xbad, ytr, xte, yte))
 
 
+def test_noisy_pixel_baseline_is_the_linear_evaluation_on_seeded_noisy_pixels():
+    rng = np.random.default_rng(1)
+    centers = rng.uniform(0, 1, (10, 30))
+    ytr, yte = rng.integers(0, 10, 600), rng.integers(0, 10, 300)
+    xtr = np.clip(centers[ytr] + rng.normal(0, 0.2, (600, 30)), 0, 1)
+    xte = np.clip(centers[yte] + rng.normal(0, 0.2, (300, 30)), 0, 1)
+    # Without noise it is the clean baseline, draw after draw.
+    clean = ts.noisy_pixel_baseline(xtr, ytr, xte, yte, std=0.0, draws=2)
+    assert clean["draws"] == [ts.linear_accuracy(xtr, ytr, xte, yte)] * 2
+    # Draw k adds N(0, std^2) from seed k to the training, then the test pixels.
+    res = ts.noisy_pixel_baseline(xtr, ytr, xte, yte, std=0.3, draws=3)
+    assert res["std"] == 0.3 and len(res["draws"]) == 3
+    assert res["mean"] == pytest.approx(np.mean(res["draws"]))
+    g = np.random.default_rng(1)
+    noisy_tr = xtr + 0.3 * g.standard_normal(xtr.shape)
+    noisy_te = xte + 0.3 * g.standard_normal(xte.shape)
+    assert res["draws"][1] == ts.linear_accuracy(noisy_tr, ytr, noisy_te, yte)
+    # Noise this strong costs accuracy: the noise is really there.
+    assert res["mean"] < clean["draws"][0]
+
+
 def test_plans_name_their_reductions():
     paper = ts.make_plan()
     assert (paper.seeds, paper.critic_iterations, paper.critic_eval_every) == (20, 21000, 1000)
@@ -122,6 +143,9 @@ def test_cli_quick_run_on_fake_data(fake_fmnist, tmp_path):
     res = json.loads((out / "results.json").read_text())
     assert res["data"] == "fashion-mnist" and res["quick"]
     assert 0.0 <= res["pixel_baseline"] <= 1.0
+    noisy = res["pixel_baseline_noisy"]
+    assert noisy["std"] == 0.05 and len(noisy["draws"]) == 3
+    assert all(0.0 <= a <= 1.0 for a in noisy["draws"])
     assert res["plan"]["reductions"]
     critic = res["results"]["critic"]
     assert set(critic) == {f"{c}/{e}" for c in ts.CRITICS for e in ts.ESTIMATORS}
@@ -134,6 +158,7 @@ def test_cli_quick_run_on_fake_data(fake_fmnist, tmp_path):
     assert set(encoder) == {"convnet/t=2", "convnet/t=4", "mlp/t=2", "mlp/t=4"}
     table = (out / "table.md").read_text()
     assert "Pixel baseline" in table and "InfoNCE" in table and "ConvNet" in table
+    assert f"noise draws: {', '.join(f'{a:.4f}' for a in noisy['draws'])}" in table
     assert "instead of 20" in table  # the reductions are stated
     # One run per setting: values without a spread, and no plural "1 runs".
     assert "1 run per setting" in table and "1 runs" not in table and "±" not in table
@@ -145,6 +170,13 @@ def test_cli_quick_run_on_fake_data(fake_fmnist, tmp_path):
     assert (out / "table.md").read_text() == table
     assert (out / "critic_accuracy.png").is_file() and (out / "encoder.png").is_file()
     assert (out / "results.json").read_bytes() == before
+    # Results written before the noisy baseline existed still replot, without it.
+    old = json.loads(before)
+    del old["pixel_baseline_noisy"]
+    (out / "results.json").write_text(json.dumps(old))
+    assert main(["study", "tschannen", "--replot", "-o", str(out)]) == 0
+    replotted = (out / "table.md").read_text()
+    assert "noise draws" not in replotted and "Pixel baseline" in replotted
 
 
 def test_cli_reports_missing_data(fake_fmnist, tmp_path, capsys):
