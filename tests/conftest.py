@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import os
 import struct
 from pathlib import Path
 from urllib.error import URLError
@@ -30,6 +31,11 @@ def pytest_configure(config):
     # per process the small convolutions of the end-to-end tests run several times faster
     # than with oversubscribed OpenMP threads.
     torch.set_num_threads(1)
+    # numba (under umap-learn, in the report's map) would otherwise run its parallel loops on
+    # the OpenMP layer, i.e. the libgomp that torch also loads, leaving a thread pool in this
+    # process; a child forked afterwards (test_resume's killed runs) then hangs in its first
+    # OpenMP region. numba's own thread pool is not inherited that way.
+    os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
 
 
 def write_idx(path: Path, array: np.ndarray) -> None:
