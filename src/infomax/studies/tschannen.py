@@ -645,7 +645,8 @@ def _curves(entry: dict, key: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _save(fig, path: Path) -> None:
-    fig.tight_layout()
+    if fig.get_layout_engine() is None:
+        fig.tight_layout()
     fig.savefig(path, dpi=120)
 
 
@@ -676,7 +677,10 @@ def _plots(results: dict, meta: dict, out: Path) -> list[str]:
                                    "critic_accuracy.png"),
                                   ("estimate", "bound value on held-out batches (nats)",
                                    "critic_estimate.png")):
-            fig = Figure(figsize=(11, 4.2))
+            # Accuracy: both panels have the same lines, so one legend under them, where it
+            # hides no curve.
+            fig = Figure(figsize=(11, 4.6 if key == "accuracy" else 4.2),
+                         layout="constrained" if key == "accuracy" else None)
             axes = fig.subplots(1, 2, sharey=(key == "accuracy"))
             for ax, est in zip(axes, ESTIMATORS):
                 for c in CRITICS:
@@ -691,10 +695,11 @@ def _plots(results: dict, meta: dict, out: Path) -> list[str]:
                 ax.set_xlabel("training iteration")
                 ax.set_ylabel(ylabel)
                 ax.grid(alpha=0.3)
-                # The accuracy curves start low and the MLP critic's stays low: the upper
-                # left corner is where they are not.
-                ax.legend(loc="upper left" if key == "accuracy" else "lower right")
+                if key == "estimate":  # the bounds start low: the lower right is free
+                    ax.legend(loc="lower right")
             if key == "accuracy":  # one shared axis
+                fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center",
+                           ncol=5, frameon=False)
                 _zoom(axes[0], [_curves(res[k], key)[1] for k in res], refs, first=True)
             else:
                 for ax, est in zip(axes, ESTIMATORS):
@@ -724,7 +729,8 @@ def _plots(results: dict, meta: dict, out: Path) -> list[str]:
             ax.set_title(f"Encoders, bilinear critic: {title}")
             ax.set_xlabel("training iteration")
             ax.grid(alpha=0.3)
-            ax.legend(loc="upper left" if ax is ax_acc else "lower right", fontsize=9)
+            # Both kinds of curve start low and rise: the upper left is free.
+            ax.legend(loc="upper left", fontsize=9)
         _save(fig, out / "encoder.png")
         written.append("encoder.png")
     return written
