@@ -53,12 +53,14 @@ def _die_at(step: int, hook: str, argv: list[str]) -> None:
     main(argv)
 
 
-def killed_run(argv: list[str], step: int, hook: str, timeout: float = 300.0) -> None:
+def killed_run(argv: list[str], step: int, hook: str, timeout: float = 60.0) -> None:
     """Run ``_die_at`` in a forked child (killed as a crash kills, without the start-up
     time of a fresh interpreter) and wait for the child itself to die. The child leads its
     own process group: its DataLoader workers, orphaned by the kill, are killed with the
     group afterwards, as a job scheduler ends a crashed job. (Waiting on the child through
-    multiprocessing would also wait for those workers, which hold its sentinel pipe.)"""
+    multiprocessing would also wait for those workers, which hold its sentinel pipe.) A
+    killed run takes about 2 s; the timeout only bounds a hung child (see conftest's note
+    on OpenMP after fork)."""
     pid = os.fork()
     if pid == 0:  # the child
         status = 1
