@@ -14,9 +14,10 @@ exponential moving average (EMA) of its weights:
 The side heads take no part in the update: the encoder trains exactly as in the demo (the
 side heads' random initialisation leaves the global RNG state as it found it). After
 pretraining every head is scored on the final encoder's test-view features of the test
-split, and the offline linear protocol runs on the same checkpoint. ``--schedule cosine``
-replaces the encoder's constant rate (after warmup) by a cosine decay to zero over the run:
-a settled encoder at the end, less drift under the heads.
+split, and the offline linear protocol runs on the same checkpoint. ``--schedule step`` keeps
+the config's schedule (the preset's, or ``optim.*`` overrides); ``--schedule cosine``
+replaces it (after warmup) by a cosine decay to zero over the run: a settled encoder at the
+end, less drift under the heads.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ def install(lrs: list[float], decays: list[float], cosine: bool) -> dict[str, Si
     if cosine:
         def cosine_factor(self: base.WarmupMultiStep, step: int) -> float:
             warm = min(1.0, (step + 1) / self.warmup) if self.warmup > 0 else 1.0
-            t = min(step, self.steps_per_epoch) / self.steps_per_epoch  # one-epoch demo
+            t = min(step, self.total_steps) / max(1, self.total_steps)
             return warm * 0.5 * (1 + math.cos(math.pi * t))
         base.WarmupMultiStep.__call__ = cosine_factor
 

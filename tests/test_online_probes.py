@@ -1,4 +1,4 @@
-"""The online probes' optimizer: by default one group at optim.lr; with optim.probe_lr the
+"""The online probes' optimizer: without optim.probe_lr one group at optim.lr; with it the
 probes train at their own rate under the same schedule, and the encoder is unchanged."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ def _amdim(*extra):
     torch.manual_seed(0)
     cfg = make_config("fmnist-tiny", ["model.ndf=8", "model.n_rkhs=32", "model.n_depth=1",
                                       "train.channels_last=false", "optim.warmup_steps=4",
-                                      "optim.milestones=[1000]",
-                                      *extra])
+                                      "optim.milestones=[1000]", "optim.probe_lr=null",
+                                      "optim.cooldown=0", *extra])
     return METHODS["amdim"](cfg, num_classes=10, in_channels=1, image_size=32)
 
 

@@ -205,6 +205,8 @@ class OptimConfig:
     warmup_steps: int = _f(500, min=0, help="linear warmup over this many updates")
     milestones: list[int] = _f([250, 280], help="epochs at which lr is multiplied by gamma")
     gamma: float = _f(0.2, min=0.0)
+    cooldown: float = _f(0.0, min=0.0, help="fraction of all updates, at the end "
+                         "of training, over which the rate falls linearly to 0 (0: none)")
     probe_lr: float | None = _f(None, min=0.0, help="learning rate of the online probes "
                                 "(same warmup and decay); default: optim.lr")
 
@@ -416,6 +418,9 @@ def _validate(cfg: Config) -> Config:
         raise ConfigError(f"data.name: {e}") from None
     if len(cfg.optim.betas) != 2 or not all(0.0 <= b < 1.0 for b in cfg.optim.betas):
         raise ConfigError(f"optim.betas: {cfg.optim.betas!r} must be two numbers in [0, 1)")
+    if cfg.optim.cooldown > 1:
+        raise ConfigError(f"optim.cooldown: {cfg.optim.cooldown!r} is a fraction of the "
+                          f"updates; use a number in [0, 1]")
     if not 0 <= cfg.train.seed < 2**32:
         raise ConfigError(f"train.seed: {cfg.train.seed!r} must be in 0..{2**32 - 1}")
     if cfg.method == "amdim" and cfg.model.encoder != "amdim":

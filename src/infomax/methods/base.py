@@ -26,18 +26,27 @@ from infomax.nn.probes import linear_head, mlp_head
 
 class WarmupMultiStep:
     """lr factor at update ``step``: linear warmup over ``warmup`` updates, times ``gamma``
-    for every milestone epoch reached (epoch = step // steps_per_epoch). A callable object,
-    so that LambdaLR stores its state in checkpoints."""
+    for every milestone epoch reached (epoch = step // steps_per_epoch), times a linear
+    cooldown to 0 over the last ``cooldown`` fraction of ``total_steps`` updates. A
+    callable object, so that LambdaLR stores its state in checkpoints."""
 
     def __init__(self, warmup: int, milestones: list[int], gamma: float,
-                 steps_per_epoch: int) -> None:
+                 steps_per_epoch: int, total_steps: int = 0, cooldown: float = 0.0) -> None:
         self.warmup, self.milestones, self.gamma = warmup, list(milestones), gamma
         self.steps_per_epoch = max(1, steps_per_epoch)
+        self.total_steps, self.cooldown = total_steps, cooldown
 
     def __call__(self, step: int) -> float:
         warm = min(1.0, (step + 1) / self.warmup) if self.warmup > 0 else 1.0
         epoch = step // self.steps_per_epoch
-        return warm * self.gamma ** sum(epoch >= m for m in self.milestones)
+        factor = warm * self.gamma ** sum(epoch >= m for m in self.milestones)
+        cool = getattr(self, "cooldown", 0.0)  # absent from checkpoints of older versions
+        if cool > 0 and self.total_steps > 0:
+            # Step s is the (s+1)-th update: the last one runs at 1/n of the rate, n being
+            # the cooldown's length in updates, so that no update is wasted at rate 0.
+            n = max(1.0, cool * self.total_steps)
+            factor *= min(1.0, max(0.0, (self.total_steps - step) / n))
+        return factor
 
 
 class OnlineProbes(nn.Module):
@@ -313,14 +322,17 @@ class SSLMethod(L.LightningModule):
         opt = torch.optim.Adam(params, lr=o.lr, betas=tuple(o.betas), eps=o.eps,
                                weight_decay=o.weight_decay)
         steps = self.steps_per_epoch
+        total_steps = steps * self.cfg.train.epochs
         if self._trainer is not None:
             total = self.trainer.estimated_stepping_batches
             epochs = max(1, self.trainer.max_epochs or 1)
             if total and total != float("inf"):
                 steps = max(1, int(total) // epochs)
+                total_steps = int(total)
         self.steps_per_epoch = steps
         sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, WarmupMultiStep(o.warmup_steps, o.milestones, o.gamma, steps))
+            opt, WarmupMultiStep(o.warmup_steps, o.milestones, o.gamma, steps,
+                                 total_steps=total_steps, cooldown=o.cooldown))
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
     # -- exact resume: global RNG states travel with the checkpoint -------------------
@@ -369,11 +381,26 @@ class SSLMethod(L.LightningModule):
             # data order and the views do not: see infomax.data.module; the methods do:
             # negatives, device-side augmentations, MoCo's shuffle.)
             self._restore_rng()
+            # The cooldown's length follows this run's plan (a resume may raise
+            # train.epochs), not the one the checkpoint was saved under.
+            for state in checkpoint.get("lr_schedulers", []):
+                for fn in state.get("lr_lambdas", []):
+                    if isinstance(fn, dict):
+                        fn.pop("total_steps", None)
+                        fn.pop("cooldown", None)
 
     def on_train_start(self) -> None:
         # A checkpoint loaded outside Trainer.fit (load_from_checkpoint, then fit): restore
         # here. After a resume by Trainer.fit(ckpt_path=...) nothing is pending any more.
         self._restore_rng()
+        # The rate of the next update under this run's plan (the same number as the
+        # optimizer's restored one unless a resume changed the plan).
+        for config in self.trainer.lr_scheduler_configs:
+            sched = config.scheduler
+            if isinstance(sched, torch.optim.lr_scheduler.LambdaLR):
+                for group, base_lr, fn in zip(sched.optimizer.param_groups, sched.base_lrs,
+                                              sched.lr_lambdas):
+                    group["lr"] = base_lr * fn(sched.last_epoch)
 
     def _restore_rng(self) -> None:
         states = getattr(self, "_pending_rng", None)
