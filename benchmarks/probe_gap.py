@@ -4,8 +4,9 @@ parts on one checkpoint.
     python benchmarks/probe_gap.py RUN_DIR [--lrs 1e-3 3e-3 ...] [--ema 0.98] [--json ...]
 
 On the checkpoint's frozen final features it trains a linear head with the online probe's
-optimizer (Adam, lr 1e-3, betas 0.8/0.999, the clipped cross entropy) for the online
-probe's budget of updates, once on test-view features of the training images and once on
+optimizer (Adam, betas 0.8/0.999, the clipped cross entropy; the run's probe rate,
+optim.probe_lr or else optim.lr, under the run's schedule) for the online probe's budget of
+updates, once on test-view features of the training images and once on
 augmented training views (both views, as the online probe sees them), and compares both
 with the online figure (features moving under the probe during pretraining) and the offline
 protocol (30 epochs on standardized test-view features). A sweep of the head's learning
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -31,21 +33,24 @@ from infomax.engine.probe import run_probe
 from infomax.engine.train import config_from_run, load_method
 from infomax.eval.features import checkpoint_features
 from infomax.losses import clipped_cross_entropy
+from infomax.methods.base import WarmupMultiStep
 from infomax.nn.probes import linear_head
 
 
 def one_pass(x: torch.Tensor, y: torch.Tensor, xte: torch.Tensor, yte: torch.Tensor,
              batch: int, steps: int, seed: int = 0, lr: float = 1e-3,
-             ema: float | None = None) -> float:
+             ema: float | None = None,
+             schedule: Callable[[int], float] | None = None) -> float:
     """A linear head trained like the online one for ``steps`` updates of ``batch`` rows
     (shuffled, without replacement while the rows last), scored on (xte, yte); with
     ``ema``, the head scored is an exponential moving average of the weights (decay
-    ``ema`` per update)."""
+    ``ema`` per update); ``schedule`` scales the rate at each update, as the run's does."""
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     head = linear_head(x.shape[1], int(y.max()) + 1)
     avg = copy.deepcopy(head)
     opt = torch.optim.Adam(head.parameters(), lr=lr, betas=(0.8, 0.999), weight_decay=1e-5)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule or (lambda step: 1.0))
     order = torch.cat([torch.randperm(len(x), generator=g)
                        for _ in range(batch * steps // len(x) + 1)])
     for s in range(steps):
@@ -54,6 +59,7 @@ def one_pass(x: torch.Tensor, y: torch.Tensor, xte: torch.Tensor, yte: torch.Ten
         opt.zero_grad()
         loss.backward()
         opt.step()
+        sched.step()
         if ema is not None:
             with torch.no_grad():
                 for pa, p in zip(avg.parameters(), head.parameters()):
@@ -89,7 +95,7 @@ def main() -> None:
     ap.add_argument("run_dir")
     ap.add_argument("--json", default=str(Path(__file__).resolve().parent / "results" /
                                           "probe_gap.json"))
-    ap.add_argument("--lrs", type=float, nargs="+", default=[1e-3, 3e-3, 1e-2, 3e-2],
+    ap.add_argument("--lrs", type=float, nargs="+", default=[1e-3, 3e-3, 1e-2, 3e-2, 1e-1],
                     help="head learning rates tried on the frozen final features")
     ap.add_argument("--ema", type=float, default=0.98,
                     help="the sweep again, scoring a moving average of the head's weights")
@@ -97,28 +103,36 @@ def main() -> None:
     run = Path(args.run_dir)
     summary = json.loads((run / "summary.json").read_text())
     steps = int(summary["steps"])
+    o = config_from_run(run).optim
+    probe_lr = o.probe_lr if o.probe_lr is not None else o.lr
+    schedule = WarmupMultiStep(o.warmup_steps, o.milestones, o.gamma,
+                               steps // max(1, int(summary["epochs"])), total_steps=steps,
+                               cooldown=o.cooldown)
     train = checkpoint_features(run / "last.ckpt", "train", progress=False)
     test = checkpoint_features(run / "last.ckpt", "test", progress=False)
     xa, ya, batch = augmented_features(run, steps)
     # The online head takes 2 x batch rows (both views) per update.
-    clean = one_pass(train.features, train.labels, test.features, test.labels, 2 * batch, steps)
+    kw = {"batch": 2 * batch, "steps": steps, "schedule": schedule}
+    clean = one_pass(train.features, train.labels, test.features, test.labels, lr=probe_lr,
+                     **kw)
     # Could a better learning rate for the head close the budget part? The best of a sweep.
-    sweep = {lr: one_pass(train.features, train.labels, test.features, test.labels,
-                          2 * batch, steps, lr=lr) for lr in args.lrs}
+    sweep = {lr: one_pass(train.features, train.labels, test.features, test.labels, lr=lr,
+                          **kw) for lr in args.lrs}
     best_lr = max(sweep, key=sweep.get)
-    aug = one_pass(xa, ya, test.features, test.labels, 2 * batch, steps)
+    aug = one_pass(xa, ya, test.features, test.labels, lr=probe_lr, **kw)
     # Does averaging the weights make up for the single pass? Both view kinds.
-    averaged = {kind: {lr: one_pass(x, y, test.features, test.labels, 2 * batch, steps,
-                                    lr=lr, ema=args.ema) for lr in args.lrs}
+    averaged = {kind: {lr: one_pass(x, y, test.features, test.labels, lr=lr, ema=args.ema,
+                                    **kw) for lr in args.lrs}
                 for kind, (x, y) in (("test_views", (train.features, train.labels)),
                                      ("augmented", (xa, ya)))}
-    aug_sweep = {lr: one_pass(xa, ya, test.features, test.labels, 2 * batch, steps, lr=lr)
+    aug_sweep = {lr: one_pass(xa, ya, test.features, test.labels, lr=lr, **kw)
                  for lr in args.lrs}
     offline = run_probe(run / "last.ckpt", progress=False,
                         out=Path(args.json).with_suffix(".probe.json"))["linear"]["top1"]
     online = summary["online"]["val/linear_acc"]
     out = {
         "run": str(run), "updates": steps, "rows_per_update": 2 * batch,
+        "probe_lr": probe_lr, "cooldown": o.cooldown,
         "offline_protocol": offline,
         "frozen_final_features_test_views_online_budget": clean,
         "frozen_final_features_test_views_online_budget_lr_sweep": {str(k): v for k, v

@@ -1,10 +1,12 @@
 """Could a better online head close the online-offline gap? Side heads in a real run.
 
-    python benchmarks/probe_side_heads.py OUT [--schedule step|cosine] [key=value ...]
+    python benchmarks/probe_side_heads.py OUT [key=value ...] [--schedule step|cosine]
+        [--follow-schedule] [--lrs ...] [--decays ...]
 
 Pretrains ``fmnist-tiny`` (the `make demo` run) and, beside its online probes, trains extra
 linear heads during the same run on the same detached features, each with its own Adam
-(betas 0.8/0.999, weight decay 1e-5, no schedule) and learning rate, and with an
+(betas 0.8/0.999, weight decay 1e-5, no schedule unless ``--follow-schedule``) and learning
+rate, and with an
 exponential moving average (EMA) of its weights:
 
 - ``aug``: on the augmented views' features, as the online probes see them;
@@ -47,6 +49,7 @@ class SideHead:
 
     def __init__(self, n_in: int, n_classes: int, lr: float, decays: list[float]) -> None:
         self.head = linear_head(n_in, n_classes)
+        self.lr = lr
         self.opt = torch.optim.Adam(self.head.parameters(), lr=lr, betas=(0.8, 0.999),
                                     weight_decay=1e-5)
         self.emas = {d: copy.deepcopy(self.head) for d in decays}
@@ -63,7 +66,8 @@ class SideHead:
                     pe.lerp_(p, 1 - d)
 
 
-def install(lrs: list[float], decays: list[float], cosine: bool) -> dict[str, SideHead]:
+def install(lrs: list[float], decays: list[float], cosine: bool,
+            follow_schedule: bool = False) -> dict[str, SideHead]:
     """Patch the demo's method, views and (with ``cosine``) schedule; return the heads,
     created at the first training step."""
     heads: dict[str, SideHead] = {}
@@ -101,6 +105,12 @@ def install(lrs: list[float], decays: list[float], cosine: bool) -> dict[str, Si
             with torch.no_grad():
                 clean = self.encoder.embed(xc).float()
             self.encoder.train()
+            if follow_schedule:  # the rate of this update under the run's schedule
+                sched = self.trainer.lr_scheduler_configs[0].scheduler
+                factor = sched.lr_lambdas[0](sched.last_epoch)
+                for head in heads.values():
+                    for group in head.opt.param_groups:
+                        group["lr"] = head.lr * factor
             for name, head in heads.items():
                 if name.startswith("aug"):
                     head.update(aug, labels)
@@ -116,12 +126,16 @@ def main() -> None:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("out", help="runs folder (the run is OUT/fmnist-tiny)")
     ap.add_argument("--schedule", choices=("step", "cosine"), default="step")
+    ap.add_argument("--follow-schedule", action="store_true",
+                    help="scale the side heads' rates by the run's schedule (warmup, "
+                         "milestones, cooldown), as the online probes' are")
     ap.add_argument("--lrs", type=float, nargs="+", default=[1e-3, 3e-3, 1e-2, 3e-2])
     ap.add_argument("--decays", type=float, nargs="+", default=[0.9, 0.98])
     ap.add_argument("--json", default=None, help="default: OUT/side_heads.json")
     ap.add_argument("overrides", nargs="*", help="key=value config overrides")
     args = ap.parse_args()
-    heads = install(args.lrs, args.decays, args.schedule == "cosine")
+    heads = install(args.lrs, args.decays, args.schedule == "cosine",
+                    args.follow_schedule)
     rc = cli.main(["pretrain", "--preset", "fmnist-tiny", "--out", args.out, "--overwrite",
                    "--no-progress", *args.overrides])
     if rc:
@@ -135,7 +149,8 @@ def main() -> None:
     def top1(head: torch.nn.Module) -> float:
         return (head(test.features).argmax(1) == test.labels).float().mean().item()
 
-    res = {"schedule": args.schedule,
+    res = {"schedule": args.schedule, "overrides": args.overrides,
+           "side_heads_follow_schedule": args.follow_schedule,
            "offline_protocol": run_probe(ckpt, progress=False)["linear"]["top1"],
            "online_probe": top1(model.probes.linear), "side_heads": {}}
     for name, head in heads.items():
