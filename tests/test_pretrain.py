@@ -162,6 +162,16 @@ def test_last_checkpoint_follows_every_epoch_when_the_probe_stops_improving(
     assert summary["best_checkpoint"] == str(run / "best.ckpt") and summary["steps"] == 6
 
 
+def test_summary_names_both_checkpoints_in_the_run_folder_as_given(fake_fmnist_session, tmp_path,
+                                                                  monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with isolated_registry(monkeypatch):
+        cli(*tiny_args(fake_fmnist_session, Path("runs"), "train.limit_train_batches=2"))
+    summary = json.loads((tmp_path / "runs" / "tiny" / "summary.json").read_text())
+    assert summary["last_checkpoint"] == str(Path("runs") / "tiny" / "last.ckpt")
+    assert summary["best_checkpoint"] == str(Path("runs") / "tiny" / "best.ckpt")
+
+
 # ----------------------------------------------------------------------------- exact resume
 
 

@@ -375,7 +375,9 @@ def pretrain(cfg: Config, resume: str | None = None, progress: bool = True,
         "steps": trainer.global_step,
         "seconds": round(time.time() - start, 1),
         "last_checkpoint": str(last),
-        "best_checkpoint": checkpoint.best_model_path or None,
+        # In the run folder as given, like last_checkpoint (Lightning's path is absolute).
+        "best_checkpoint": (str(run_dir / Path(checkpoint.best_model_path).name)
+                            if checkpoint.best_model_path else None),
         "online": {k: float(v) for k, v in trainer.callback_metrics.items()
                    if k.startswith("val/")},
         # Steps with a non-finite loss or gradient that were not applied (train.skip_nonfinite).
