@@ -34,12 +34,6 @@ def test_cooldown_falls_linearly_to_one_nth_on_the_last_update():
     assert [full(s) for s in range(40)] == pytest.approx([(40 - s) / 40 for s in range(40)])
 
 
-def test_schedule_state_from_an_older_checkpoint_has_no_cooldown():
-    f = WarmupMultiStep(0, [], 0.5, 10)
-    del f.cooldown  # the attributes LambdaLR restored from a checkpoint without them
-    assert f(5) == 1.0
-
-
 def test_configure_optimizers_cools_down_over_all_epochs_of_the_config():
     cfg = make_config("fmnist-tiny", ["model.ndf=8", "model.n_rkhs=32", "train.epochs=3",
                                       "optim.warmup_steps=0", "optim.milestones=[1000]",

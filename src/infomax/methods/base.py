@@ -40,11 +40,10 @@ class WarmupMultiStep:
         warm = min(1.0, (step + 1) / self.warmup) if self.warmup > 0 else 1.0
         epoch = step // self.steps_per_epoch
         factor = warm * self.gamma ** sum(epoch >= m for m in self.milestones)
-        cool = getattr(self, "cooldown", 0.0)  # absent from checkpoints of older versions
-        if cool > 0 and self.total_steps > 0:
+        if self.cooldown > 0 and self.total_steps > 0:
             # Step s is the (s+1)-th update: the last one runs at 1/n of the rate, n being
             # the cooldown's length in updates, so that no update is wasted at rate 0.
-            n = max(1.0, cool * self.total_steps)
+            n = max(1.0, self.cooldown * self.total_steps)
             factor *= min(1.0, max(0.0, (self.total_steps - step) / n))
         return factor
 
