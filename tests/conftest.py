@@ -24,9 +24,11 @@ SIDE = 28
 TINY = ["model.ndf=8", "model.n_rkhs=32", "model.n_depth=1", "data.batch_size=32",
         "data.num_workers=0", "optim.warmup_steps=5", "train.log_every_n_steps=1",
         "train.accelerator=cpu", "probe.epochs=2", "probe.milestones=[1]",
-        # The preset's demo schedule (several epochs, cooldown, fast probes) is not what
-        # these tests are about: one epoch (tests set more), a constant rate.
-        "train.epochs=1", "optim.cooldown=0", "optim.probe_lr=null"]
+        # The preset's demo schedule (several epochs, cooldown, fast probes) and online
+        # probes (test views, replay, averaged weights) are not what these tests are about:
+        # one epoch (tests set more), a constant rate, the public code's probes.
+        "train.epochs=1", "optim.cooldown=0", "optim.probe_lr=null",
+        "probe.online_view=augmented", "probe.online_replay=0", "probe.online_ema=0"]
 
 
 def pytest_configure(config):

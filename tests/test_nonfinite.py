@@ -218,3 +218,27 @@ def test_skip_nonfinite_config_key_and_flag():
     assert make_config("fmnist-tiny", ["train.skip_nonfinite=3"]).train.skip_nonfinite == 3
     with pytest.raises(ConfigError, match="skip_nonfinite"):
         make_config("fmnist-tiny", ["train.skip_nonfinite=-1"])
+
+
+def test_a_skipped_step_leaves_the_online_probes_replay_and_average_alone(
+        fake_fmnist, tmp_path, faults, monkeypatch):
+    faults["plan"][1] = "loss"
+    kept: dict[int, int] = {}
+    start = SSLMethod.on_train_batch_start
+
+    def record(self, batch, batch_idx):
+        kept[self.global_step] = len(self.probes.recent)
+        start(self, batch, batch_idx)
+
+    monkeypatch.setattr(SSLMethod, "on_train_batch_start", record)
+    rc = main(tiny_args(fake_fmnist, tmp_path, *SHORT, "train.skip_nonfinite=1",
+                        "probe.online_replay=1", "probe.online_window=8",
+                        "probe.online_ema=0.5"))
+    assert rc == 0
+    # Batches kept for replay: none of the skipped step's.
+    assert kept == {0: 0, 1: 1, 2: 1, 3: 2}
+    # The averaged heads (parameters without gradients) moved after step 0, not step 1.
+    s = faults["start"]
+    name = "probes.averaged.linear.weight"
+    assert not torch.equal(s[0]["params"][name], s[1]["params"][name])
+    assert_bitwise_equal(s[1], s[2])

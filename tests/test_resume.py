@@ -27,6 +27,9 @@ STEPS_PER_EPOCH = 3
 RUN = ("data.pretrain_subset=96", "data.val_subset=32", "train.epochs=2",
        "train.checkpoint_every_n_steps=1")
 METHOD = {"amdim": (),
+          # online probes on test views, learning from replayed features, scored averaged
+          "amdim-online": ("probe.online_view=test", "probe.online_replay=2",
+                           "probe.online_window=2", "probe.online_ema=0.9"),
           "moco": ("method=moco", "moco.queue_size=64", "moco.hidden_dim=32",
                    "moco.embed_dim=16"),
           "instdisc": ("method=instdisc", "instdisc.num_negatives=16", "instdisc.embed_dim=16")}
@@ -105,6 +108,8 @@ TRAIN, VAL = "training_step", "validation_step"
 # global step, data position (epoch, batches of it done))
 CASES = [
     pytest.param("amdim", [(TRAIN, 4)], 0, [(4, (1, 1))], id="amdim-inside-epoch-2"),
+    pytest.param("amdim-online", [(TRAIN, 4)], 2, [(4, (1, 1))],
+                 id="amdim-online-probe-options-inside-epoch-2-workers"),
     # last.ckpt: the end-of-epoch checkpoint
     pytest.param("amdim", [(TRAIN, 3)], 2, [(3, (1, 0))], id="amdim-start-of-epoch-2-workers"),
     # last.ckpt: the step checkpoint before the epoch's last step (none follows that step)
@@ -137,8 +142,12 @@ def test_a_killed_run_resumes_to_the_uninterrupted_runs_state(
     straight = load(straight_run / "last.ckpt")
     resumed = load(run / "last.ckpt")
     assert resumed["global_step"] == straight["global_step"] == 2 * STEPS_PER_EPOCH
-    for key in ("state_dict", "optimizer_states", "lr_schedulers", "rng_states", DATA_STATE):
-        assert_same_tensors(straight[key], resumed[key], key)
+    for key in ("state_dict", "optimizer_states", "lr_schedulers", "rng_states", DATA_STATE,
+                "probe_recent"):
+        assert (key in straight) == (key in resumed) == (
+            key != "probe_recent" or method == "amdim-online"), key
+        if key in straight:
+            assert_same_tensors(straight[key], resumed[key], key)
     summary = json.loads((run / "summary.json").read_text())
     assert summary["steps"] == 2 * STEPS_PER_EPOCH and summary["epochs"] == 2
     assert summary["skipped_images"] == 0

@@ -239,8 +239,21 @@ class TrainConfig:
                                               "from inside the epoch")
 
 
+ONLINE_VIEWS = ("augmented", "test")
+
+
 @dataclass
 class ProbeConfig:
+    online_view: str = _f("augmented", choices=ONLINE_VIEWS, help="what the online probes "
+                          "learn on: the augmented pretraining views (the public code), or "
+                          "the test-time view of the same images, encoded without gradients "
+                          "(one more forward pass per step)")
+    online_replay: int = _f(0, min=0, help="each online probe update also learns from this "
+                            "many batches of features drawn from the last online_window steps")
+    online_window: int = _f(16, min=1, help="steps of features kept for online_replay")
+    online_ema: float = _f(0.0, min=0.0, help="score the online probes by a moving average "
+                           "of their weights with this decay per update (0: the weights "
+                           "themselves)")
     epochs: int = _f(120, min=1, help="offline classifier epochs on frozen features")
     milestones: list[int] = _f([80, 110])
     gamma: float = _f(0.2, min=0.0)
@@ -421,6 +434,9 @@ def _validate(cfg: Config) -> Config:
     if cfg.optim.cooldown > 1:
         raise ConfigError(f"optim.cooldown: {cfg.optim.cooldown!r} is a fraction of the "
                           f"updates; use a number in [0, 1]")
+    if cfg.probe.online_ema >= 1:
+        raise ConfigError(f"probe.online_ema: {cfg.probe.online_ema!r} is a decay per update; "
+                          f"use a number in [0, 1), e.g. 0.98")
     if not 0 <= cfg.train.seed < 2**32:
         raise ConfigError(f"train.seed: {cfg.train.seed!r} must be in 0..{2**32 - 1}")
     if cfg.method == "amdim" and cfg.model.encoder != "amdim":

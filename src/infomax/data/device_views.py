@@ -161,5 +161,14 @@ class DevicePhotometric(nn.Module):
                     out = self.randaugment(out)
             return self.steps(out)
 
+    @torch.no_grad()
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        """Scaling to [0, 1] and normalization only (a test-time view): uint8 in, float32
+        out."""
+        if x.dtype != torch.uint8:
+            raise TypeError(f"expected a uint8 batch, got {x.dtype}")
+        mean, std = self.mean.view(1, -1, 1, 1), self.std.view(1, -1, 1, 1)
+        return x.to(torch.float32).mul_(1.0 / 255).sub_(mean).div_(std)
+
     def extra_repr(self) -> str:
         return f"channels={self.channels}, strong={self.strong}"

@@ -139,8 +139,9 @@ class EpochSampler(DistributedSampler):
 
 
 class PretrainData(L.LightningDataModule):
-    """Pretraining batches ``((x1, x2), y)`` (``((x1, x2), y, index)`` with ``with_index``)
-    and test-view validation batches ``(x, y)``.
+    """Pretraining batches ``((x1, x2), y)`` (``((x1, x2), y, index)`` with ``with_index``;
+    ``((x1, x2, xt), ...)`` with ``test_views``, xt the images' test-time views) and
+    test-view validation batches ``(x, y)``.
 
     With ``cfg.augment_device`` the workers only crop and flip (uint8 views) and the
     photometric part runs on the training batches after their transfer to the device
@@ -148,10 +149,11 @@ class PretrainData(L.LightningDataModule):
     """
 
     def __init__(self, cfg: DataConfig, seed: int = 0, pin_memory: bool | None = None,
-                 with_index: bool = False) -> None:
+                 with_index: bool = False, test_views: bool = False) -> None:
         super().__init__()
         self.cfg = cfg
         self.with_index = with_index
+        self.test_views = test_views
         self.seed = seed
         self.root = resolve_data_root(cfg.dir)
         self.name = resolve_name(cfg.name, self.root)
@@ -172,7 +174,8 @@ class PretrainData(L.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self._train is None:
             views = TwoViews(self.info, strong=self.cfg.augment == "strong",
-                             photometric=not self.cfg.augment_device)
+                             photometric=not self.cfg.augment_device,
+                             with_test_view=self.test_views)
             skip = not self.cfg.strict
             train = build_dataset(self.name, "pretrain", self.root, views, self.cfg.download,
                                   skip_unreadable=skip)
@@ -246,11 +249,12 @@ class PretrainData(L.LightningDataModule):
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         """With ``augment_device``: the photometric part of both views of a training batch,
-        on the batch's device. Validation batches (normalized test views) pass unchanged."""
+        on the batch's device (and the normalization of its test-time views, if any).
+        Validation batches (normalized test views) pass unchanged."""
         aug = self.device_augment
         if aug is None or self.trainer is None or not self.trainer.training:
             return batch
-        (x1, x2), *rest = batch
+        (x1, x2, *clean), *rest = batch
         if aug.mean.device != x1.device:
             aug.to(x1.device)
-        return ((aug(x1), aug(x2)), *rest)
+        return ((aug(x1), aug(x2), *(aug.normalize(x) for x in clean)), *rest)

@@ -156,21 +156,30 @@ class TwoViews:
     With ``photometric=False`` the views are only the geometric part (``geometric_view``):
     uint8 (C, S, S) tensors, for a photometric part run later on the batch
     (``infomax.data.device_views.DevicePhotometric``); ``strong`` then has no effect here.
+    With ``with_test_view`` a third item follows the two views: the image's test-time view
+    (``test_view``, or with ``photometric=False`` its uint8 geometric part), unflipped, for
+    online probes that learn on the views they are scored on.
     """
 
-    def __init__(self, info: DatasetInfo, strong: bool = False, photometric: bool = True):
+    def __init__(self, info: DatasetInfo, strong: bool = False, photometric: bool = True,
+                 with_test_view: bool = False):
         self.info = info
         self.strong = strong
         self.photometric = photometric
         self.flip_p = FLIP_P
         self.to_image = AsImageTensor()
         self.view = train_view(info, strong) if photometric else geometric_view(info)
+        self.test_view = None
+        if with_test_view:
+            self.test_view = test_view(info) if photometric else geometric_test_view(info)
 
-    def __call__(self, img) -> tuple[torch.Tensor, torch.Tensor]:
+    def __call__(self, img) -> tuple[torch.Tensor, ...]:
         img = self.to_image(img)
+        clean = (self.test_view(img),) if self.test_view is not None else ()
         if torch.rand(()).item() < self.flip_p:
             img = F.horizontal_flip(img)
-        return self.view(img), self.view(img)
+        return (self.view(img), self.view(img), *clean)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(flip_p={self.flip_p}, view={self.view})"
+        clean = f", test_view={self.test_view}" if self.test_view is not None else ""
+        return f"{type(self).__name__}(flip_p={self.flip_p}, view={self.view}{clean})"

@@ -273,11 +273,14 @@ def _random_batch(cfg: Config, batch_size: int, device: torch.device,
     shape = (batch_size, info.channels, info.image_size, info.image_size)
     x1 = torch.randn(shape, generator=gen).to(device)
     x2 = torch.randn(shape, generator=gen).to(device)
+    views = (x1, x2)
+    if cfg.probe.online_view == "test":  # the online probes' extra forward pass counts too
+        views += (torch.randn(shape, generator=gen).to(device),)
     labels = torch.randint(0, info.num_classes, (batch_size,), generator=gen).to(device)
     if METHODS[cfg.method].needs_index:
         index = torch.randperm(BANK_ROWS, generator=gen)[:batch_size].to(device)
-        return (x1, x2), labels, index
-    return (x1, x2), labels
+        return views, labels, index
+    return views, labels
 
 
 def _train_step(model: SSLMethod, opt: Any, sched: Any, batch: Any,

@@ -304,7 +304,8 @@ def pretrain(cfg: Config, resume: str | None = None, progress: bool = True,
 
     L.seed_everything(cfg.train.seed, workers=True, verbose=False)
     data = PretrainData(cfg.data, seed=cfg.train.seed,
-                        with_index=METHODS[cfg.method].needs_index)
+                        with_index=METHODS[cfg.method].needs_index,
+                        test_views=cfg.probe.online_view == "test")
     data.setup()
     model = build_method(cfg, data)
     if resumed is not None:

@@ -3,6 +3,7 @@ logging, and the RNG state carried in checkpoints."""
 
 from __future__ import annotations
 
+import copy
 import random
 import sys
 from typing import Any, ClassVar
@@ -49,17 +50,70 @@ class WarmupMultiStep:
 
 
 class OnlineProbes(nn.Module):
-    """Linear and MLP classifiers trained on detached global features (spec Sec. 4)."""
+    """Linear and MLP classifiers trained on detached global features (spec Sec. 4).
 
-    def __init__(self, n_in: int, n_classes: int) -> None:
+    ``replay`` R > 0: each update also learns from R batches of features drawn (with
+    torch's global generator) from the last ``window`` steps, kept in ``recent``: more
+    learning on nearly current features at no encoder cost. ``ema`` > 0: the probes are
+    scored (``scored``) by a moving average of their weights, updated by ``update_average``
+    after every applied update; the batch statistics of the MLP's BatchNorm are copied."""
+
+    def __init__(self, n_in: int, n_classes: int, ema: float = 0.0, replay: int = 0,
+                 window: int = 16) -> None:
         super().__init__()
         self.linear = linear_head(n_in, n_classes)
         self.mlp = mlp_head(n_in, n_classes)
+        self.ema, self.replay, self.window = ema, replay, window
+        self.averaged: nn.ModuleDict | None = None
+        if ema > 0:
+            self.averaged = nn.ModuleDict({"linear": copy.deepcopy(self.linear),
+                                           "mlp": copy.deepcopy(self.mlp)})
+            self.averaged.requires_grad_(False)
+        self.recent: list[tuple[Tensor, Tensor]] = []
+
+    def _prepare(self, feats: Tensor) -> Tensor:
+        # Detached, and in the probes' own dtype (features may arrive in bf16 or fp16).
+        return feats.detach().to(self.linear.weight.dtype)
 
     def forward(self, feats: Tensor) -> dict[str, Tensor]:
-        # Detached, and in the probes' own dtype (features may arrive in bf16 or fp16).
-        feats = feats.detach().to(self.linear.weight.dtype)
+        feats = self._prepare(feats)
         return {"linear": self.linear(feats), "mlp": self.mlp(feats)}
+
+    def scored(self, feats: Tensor) -> dict[str, Tensor]:
+        """Logits of the classifiers the probes are scored by (the averaged ones with
+        ``ema``)."""
+        if self.averaged is None:
+            return self(feats)
+        feats = self._prepare(feats)
+        return {name: head(feats) for name, head in self.averaged.items()}
+
+    def with_replay(self, feats: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
+        """(features, labels) of this update: the current batch first, then ``replay``
+        batches drawn from the last ``window`` steps; the current batch is kept for the
+        next steps."""
+        if self.replay == 0:
+            return feats, labels
+        feats = self._prepare(feats)
+        drawn = [self.recent[i] for i in
+                 torch.randint(len(self.recent), (self.replay,)).tolist()] if self.recent else []
+        self.recent = (self.recent + [(feats, labels)])[-self.window:]
+        # (.to: batches restored from a checkpoint arrive on the CPU)
+        return (torch.cat([feats, *(f.to(feats.device) for f, _ in drawn)]),
+                torch.cat([labels, *(y.to(labels.device) for _, y in drawn)]))
+
+    def forget_last(self) -> None:
+        """Drop the batch ``with_replay`` kept last (its step was refused)."""
+        self.recent = self.recent[:-1]
+
+    @torch.no_grad()
+    def update_average(self) -> None:
+        if self.averaged is None:
+            return
+        for name, head in (("linear", self.linear), ("mlp", self.mlp)):
+            avg = self.averaged[name]
+            torch._foreach_lerp_(list(avg.parameters()), list(head.parameters()), 1 - self.ema)
+            for b_avg, b in zip(avg.buffers(), head.buffers()):
+                b_avg.copy_(b)
 
 
 class BufferBackup:
@@ -158,7 +212,9 @@ class SSLMethod(L.LightningModule):
         return int(getattr(self, "_train_set_size", 0))
 
     def build_probes(self, feature_dim: int) -> None:
-        self.probes = OnlineProbes(feature_dim, self.num_classes)
+        p = self.cfg.probe
+        self.probes = OnlineProbes(feature_dim, self.num_classes, ema=p.online_ema,
+                                   replay=p.online_replay, window=p.online_window)
 
     def setup(self, stage: str) -> None:
         # Under data parallelism every process starts from the same seed; give each its own
@@ -187,11 +243,36 @@ class SSLMethod(L.LightningModule):
     def compute_losses(self, batch: Any) -> tuple[Tensor, Tensor, dict[str, Tensor],
                                                   dict[str, Tensor], Tensor]:
         """(self-supervised loss, probe loss, named loss terms, probe logits, labels) of one
-        batch; an update minimises the sum of the two losses. Needs no Trainer."""
+        batch; an update minimises the sum of the two losses. Needs no Trainer.
+
+        A batch whose views come with test-time views (``((x1, x2, xt), ...)``, see
+        ``probe.online_view``) gives the method its two views and the probes the features
+        of the test-time views. The logits and labels returned are those of this batch
+        (not of replayed ones)."""
+        views, *rest = batch
+        test_views = None
+        if len(views) == 3:
+            *views, test_views = views
+            batch = (tuple(views), *rest)
         loss, logs, feats, labels = self.ssl_step(batch)
+        if test_views is not None:
+            feats, labels = self.test_view_features(test_views), rest[0]
+        n = labels.shape[0]
+        feats, replayed = self.probes.with_replay(feats, labels)
         logits = self.probes(feats)
-        probe_loss = sum(clipped_cross_entropy(z, labels) for z in logits.values())
-        return loss, probe_loss, logs, logits, labels
+        probe_loss = sum(clipped_cross_entropy(z, replayed) for z in logits.values())
+        return loss, probe_loss, logs, {k: z[:n] for k, z in logits.items()}, labels
+
+    @torch.no_grad()
+    def test_view_features(self, x: Tensor) -> Tensor:
+        """Global features of test-time views by the current encoder, in eval mode (as the
+        probes are scored) and without gradients."""
+        was_training = self.encoder.training
+        self.encoder.eval()
+        try:
+            return self.encoder.embed(self._memory_format(x))
+        finally:
+            self.encoder.train(was_training)
 
     def training_step(self, batch: Any, batch_idx: int) -> Tensor:
         self._step_batch = batch
@@ -245,6 +326,8 @@ class SSLMethod(L.LightningModule):
         for p in params:
             p.grad = None
         self._backup.restore(self)
+        if self.probes is not None and self.probes.replay:
+            self.probes.forget_last()
         self.skipped_step()
         self.skipped_nonfinite += 1
         self._skipped = True
@@ -288,6 +371,8 @@ class SSLMethod(L.LightningModule):
         if self._skipped:
             self._skipped = False
         else:
+            if self.probes is not None:
+                self.probes.update_average()
             self.after_step(self._step_batch)
         self._step_batch = None
 
@@ -301,7 +386,7 @@ class SSLMethod(L.LightningModule):
     def validation_step(self, batch: Any, batch_idx: int) -> None:
         x, y = batch
         feats = self.encoder.embed(self._memory_format(x))
-        for name, z in self.probes(feats).items():
+        for name, z in self.probes.scored(feats).items():
             acc = (z.argmax(1) == y).float().mean()
             # Averaged over processes under DDP (each evaluates its share of the split).
             self.log(f"val/{name}_acc", acc, prog_bar=name == "linear", batch_size=y.shape[0],
@@ -349,6 +434,8 @@ class SSLMethod(L.LightningModule):
         if world_size() > 1:
             checkpoint["rng_states_per_rank"] = gather_objects(states)
         checkpoint["skipped_nonfinite"] = self.skipped_nonfinite
+        if self.probes is not None and self.probes.recent:  # an exact resume replays them
+            checkpoint["probe_recent"] = [list(pair) for pair in self.probes.recent]
         self._refuse_nonfinite(checkpoint)
 
     def _refuse_nonfinite(self, checkpoint: dict[str, Any]) -> None:
@@ -369,6 +456,8 @@ class SSLMethod(L.LightningModule):
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.skipped_nonfinite = int(checkpoint.get("skipped_nonfinite", 0))
+        if self.probes is not None:
+            self.probes.recent = [(f, y) for f, y in checkpoint.get("probe_recent", [])]
         per_rank = checkpoint.get("rng_states_per_rank")
         if per_rank and len(per_rank) == world_size():
             self._pending_rng = per_rank[rank()]
