@@ -36,8 +36,10 @@ def _content_locations(local: torch.Tensor, generator=None) -> torch.Tensor:
 
 
 def _config(method: str, use_bn: bool):
+    # (The preset's replay of recent features draws per process: not this equivalence.)
     over = ["model.ndf=8", "model.n_rkhs=32", "model.n_depth=1", "train.channels_last=false",
-            f"model.use_bn={str(use_bn).lower()}"]
+            f"model.use_bn={str(use_bn).lower()}", "probe.online_view=augmented",
+            "probe.online_replay=0", "probe.online_ema=0"]
     return make_config("fmnist-tiny", [*over, f"method={method}"])
 
 

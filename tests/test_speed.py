@@ -17,7 +17,10 @@ from infomax.engine.speed import (FLOP_NOTE, format_table, measure_gemm_peak,
 from infomax.losses import clipped_cross_entropy
 from infomax.methods import METHODS
 
-TINY = ["model.ndf=4", "model.n_rkhs=16", "data.batch_size=4"]
+# The public code's online probes (the preset's test-view probes add a forward pass: see
+# test_test_view_probes_count_one_more_encoder_forward).
+PROBES = ["probe.online_view=augmented", "probe.online_replay=0", "probe.online_ema=0"]
+TINY = ["model.ndf=4", "model.n_rkhs=16", "data.batch_size=4", *PROBES]
 HIDDEN = 1024  # the MLP probe's hidden width
 N_CLASSES = 10  # Fashion-MNIST
 
@@ -55,12 +58,20 @@ def encoder_forward_32px(c_in: int, n: int, d: int, depth: int) -> tuple[int, in
     return f, first
 
 
-def expected_flops(c_in: int, n: int, d: int, depth: int, b: int) -> dict[str, dict[str, int]]:
+def expected_flops(c_in: int, n: int, d: int, depth: int, b: int,
+                   test_views: bool = False) -> dict[str, dict[str, int]]:
+    """With ``test_views`` (probe.online_view=test): one more encoder forward, without the
+    local embedding heads (``embed``) and without backward, and probes on B features."""
     per_image, first = encoder_forward_32px(c_in, n, d, depth)
     views = 2 * b
     # Every conv's backward costs two forwards (grad input + grad weight), except the first
     # one's grad input: the images do not require grad.
     encoder = {"forward": views * per_image, "backward": views * (2 * per_image - first)}
+    if test_views:
+        heads = sum(conv(4 * n, d, 1, side) + conv(d, d, 1, side) + conv(4 * n, d, 1, side)
+                    for side in (7, 5))
+        encoder["forward"] += b * (per_image - heads)
+        views = b  # the probes' rows
     # Six (B, D) @ (D, B * L) score GEMMs: 1->5, 1->7, 5->5 in both directions; backward
     # needs grads for both operands.
     loss_fwd = 2 * sum(2 * b * d * b * locs for locs in (25, 49, 25))
@@ -108,7 +119,8 @@ def test_result_has_positive_finite_numbers(tiny_result: dict) -> None:
 # The second config has n_rkhs < 4 * ndf (the last unit's shortcut is a learned conv),
 # depth 2 (extra 1x1 units in every block) and an odd batch.
 @pytest.mark.parametrize("overrides", [TINY, ["model.ndf=4", "model.n_rkhs=8",
-                                              "model.n_depth=2", "data.batch_size=3"]])
+                                              "model.n_depth=2", "data.batch_size=3",
+                                              *PROBES]])
 def test_flops_match_hand_count(overrides: list[str], tiny_result: dict) -> None:
     cfg = make_config("fmnist-tiny", overrides)
     r = (tiny_result if overrides == TINY
@@ -117,6 +129,14 @@ def test_flops_match_hand_count(overrides: list[str], tiny_result: dict) -> None
     expected = expected_flops(1, m.ndf, m.n_rkhs, m.n_depth, cfg.data.batch_size)
     assert r["flops"] == expected
     assert r["flops_per_step"] == sum(sum(p.values()) for p in expected.values())
+
+
+def test_test_view_probes_count_one_more_encoder_forward() -> None:
+    cfg = make_config("fmnist-tiny", [*TINY, "probe.online_view=test"])
+    r = measure_train_step(cfg, steps=1, warmup=0, gemm_peak=1.0)
+    m = cfg.model
+    assert r["flops"] == expected_flops(1, m.ndf, m.n_rkhs, m.n_depth, cfg.data.batch_size,
+                                        test_views=True)
 
 
 def test_flops_match_one_fused_training_step(tiny_result: dict) -> None:

@@ -319,6 +319,27 @@ def _flops_inside(module: torch.nn.Module, counter: FlopCounterMode,
             h.remove()
 
 
+@contextlib.contextmanager
+def _flops_of_test_views(model: SSLMethod, counter: FlopCounterMode, enc_sink: list[int],
+                         sink: list[int]) -> Iterator[None]:
+    """Adds to ``sink[0]`` the FLOPs ``counter`` sees inside ``model.test_view_features``
+    (the online probes' forward pass on test-time views) that the encoder's hooks did not
+    already add to ``enc_sink[0]``."""
+    original = model.test_view_features
+
+    def counted(x: Tensor) -> Tensor:
+        start, enc_start = counter.get_total_flops(), enc_sink[0]
+        out = original(x)
+        sink[0] += counter.get_total_flops() - start - (enc_sink[0] - enc_start)
+        return out
+
+    model.test_view_features = counted  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        del model.test_view_features  # the class's method again
+
+
 def _count_step_flops(model: SSLMethod, opt: Any, sched: Any, batch: Any,
                       autocast: Callable[[], contextlib.AbstractContextManager],
                       scale: Callable[[Tensor], Tensor] = lambda t: t
@@ -331,10 +352,11 @@ def _count_step_flops(model: SSLMethod, opt: Any, sched: Any, batch: Any,
     FlopCounterMode's own per-module attribution is not used: it attributes backward ops to
     the wrong modules.
     ``scale`` is the loss scaling of 16-mixed (identity otherwise)."""
-    enc_fwd, probe_fwd = [0], [0]
+    enc_fwd, probe_fwd, test_fwd = [0], [0], [0]
     with FlopCounterMode(display=False) as fwd:
         with _flops_inside(model.encoder, fwd, enc_fwd) as enc_outs, \
-                _flops_inside(model.probes, fwd, probe_fwd):
+                _flops_inside(model.probes, fwd, probe_fwd), \
+                _flops_of_test_views(model, fwd, enc_fwd, test_fwd):
             with autocast():
                 loss, probe_loss = model.compute_losses(batch)[:2]
                 total = loss + probe_loss
@@ -369,8 +391,10 @@ def _count_step_flops(model: SSLMethod, opt: Any, sched: Any, batch: Any,
     opt_flops = c.get_total_flops()
 
     parts = {
-        "encoder": {"forward": enc_fwd[0], "backward": enc_bwd},
-        "loss": {"forward": fwd_total - enc_fwd[0] - probe_fwd[0], "backward": loss_bwd},
+        # (the encoder's forward passes on the online probes' test-time views included)
+        "encoder": {"forward": enc_fwd[0] + test_fwd[0], "backward": enc_bwd},
+        "loss": {"forward": fwd_total - enc_fwd[0] - test_fwd[0] - probe_fwd[0],
+                 "backward": loss_bwd},
         "probes": {"forward": probe_fwd[0], "backward": probe_bwd},
         "optimizer": {"step": opt_flops},
     }
