@@ -27,7 +27,7 @@ TINY = ["model.ndf=8", "model.n_rkhs=32", "model.n_depth=1", "data.batch_size=32
         # The preset's demo schedule (several epochs, cooldown, fast probes) and online
         # probes (test views, replay, averaged weights) are not what these tests are about:
         # one epoch (tests set more), a constant rate, the public code's probes.
-        "train.epochs=1", "optim.cooldown=0", "optim.probe_lr=null",
+        "train.epochs=1", "optim.cooldown=0", "optim.probe_lr=null", "optim.probe_cooldown=true",
         "probe.online_view=augmented", "probe.online_replay=0", "probe.online_ema=0"]
 
 

@@ -15,7 +15,8 @@ def _amdim(*extra):
     cfg = make_config("fmnist-tiny", ["model.ndf=8", "model.n_rkhs=32", "model.n_depth=1",
                                       "train.channels_last=false", "optim.warmup_steps=4",
                                       "optim.milestones=[1000]", "optim.probe_lr=null",
-                                      "optim.cooldown=0", "probe.online_view=augmented",
+                                      "optim.cooldown=0", "optim.probe_cooldown=true",
+                                      "probe.online_view=augmented",
                                       "probe.online_replay=0", "probe.online_ema=0", *extra])
     return METHODS["amdim"](cfg, num_classes=10, in_channels=1, image_size=32)
 

@@ -29,7 +29,8 @@ def _amdim(*extra, method="amdim"):
     cfg = make_config("fmnist-tiny", ["model.ndf=8", "model.n_rkhs=32", "model.n_depth=1",
                                       "train.channels_last=false", "optim.warmup_steps=4",
                                       "optim.milestones=[1000]", "optim.probe_lr=null",
-                                      "optim.cooldown=0", "probe.online_view=augmented",
+                                      "optim.cooldown=0", "optim.probe_cooldown=true",
+                                      "probe.online_view=augmented",
                                       "probe.online_replay=0", "probe.online_ema=0",
                                       f"method={method}", *extra])
     return METHODS[method](cfg, num_classes=10, in_channels=1, image_size=32)
@@ -123,13 +124,14 @@ def test_replay_learns_from_the_current_batch_and_draws_from_the_last_window_ste
     feats, labels = probes.with_replay(*batches[0])
     assert torch.equal(feats, batches[0][0]) and torch.equal(labels, batches[0][1])
     for i in range(1, 6):
-        torch.manual_seed(i)
         window = [int(f[0, 0]) for f, _ in probes.recent]
         assert window == list(range(max(0, i - 3), i))
-        torch.manual_seed(i)
-        expect = [window[j] for j in torch.randint(len(window), (2,)).tolist()]
-        torch.manual_seed(i)
+        g = torch.Generator()
+        g.set_state(probes.generator.get_state())  # the probes' own draws
+        expect = [window[j] for j in torch.randint(len(window), (2,), generator=g).tolist()]
+        state = torch.get_rng_state()
         feats, labels = probes.with_replay(*batches[i])
+        assert torch.equal(torch.get_rng_state(), state)  # the global stream is left alone
         assert feats.shape == (6, 4) and labels.tolist()[:2] == [i, i]
         assert labels.tolist()[2:] == [expect[0]] * 2 + [expect[1]] * 2
         assert torch.equal(feats[:, 0], labels.float())
@@ -200,8 +202,9 @@ def test_a_run_with_test_view_probes_logs_the_averaged_heads(fake_fmnist_session
     assert main(args) == 0
     run = tmp_path / "tiny"
     ckpt = load(run / "last.ckpt")
-    assert [len(pair) for pair in ckpt["probe_recent"]] == [2, 2]  # the window's 2 steps
-    assert ckpt["probe_recent"][0][0].shape == (32, 32)  # one test view per image
+    recent = ckpt["probe_replay"]["recent"]
+    assert [len(pair) for pair in recent] == [2, 2]  # the window's 2 steps
+    assert recent[0][0].shape == (32, 32)  # one test view per image
     state = ckpt["state_dict"]
     assert not torch.equal(state["probes.averaged.linear.weight"], state["probes.linear.weight"])
     # The logged online accuracy is the averaged heads' on the test views of the val subset.
@@ -217,3 +220,4 @@ def test_a_run_with_test_view_probes_logs_the_averaged_heads(fake_fmnist_session
             total += len(y)
     summary = json.loads((run / "summary.json").read_text())
     assert summary["online"]["val/linear_acc"] == pytest.approx(correct / total, abs=1e-6)
+

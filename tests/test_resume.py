@@ -143,9 +143,9 @@ def test_a_killed_run_resumes_to_the_uninterrupted_runs_state(
     resumed = load(run / "last.ckpt")
     assert resumed["global_step"] == straight["global_step"] == 2 * STEPS_PER_EPOCH
     for key in ("state_dict", "optimizer_states", "lr_schedulers", "rng_states", DATA_STATE,
-                "probe_recent"):
+                "probe_replay"):
         assert (key in straight) == (key in resumed) == (
-            key != "probe_recent" or method == "amdim-online"), key
+            key != "probe_replay" or method == "amdim-online"), key
         if key in straight:
             assert_same_tensors(straight[key], resumed[key], key)
     summary = json.loads((run / "summary.json").read_text())

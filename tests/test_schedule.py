@@ -37,13 +37,38 @@ def test_cooldown_falls_linearly_to_one_nth_on_the_last_update():
 def test_configure_optimizers_cools_down_over_all_epochs_of_the_config():
     cfg = make_config("fmnist-tiny", ["model.ndf=8", "model.n_rkhs=32", "train.epochs=3",
                                       "optim.warmup_steps=0", "optim.milestones=[1000]",
-                                      "optim.cooldown=0.5", "optim.probe_lr=null"])
+                                      "optim.cooldown=0.5", "optim.probe_lr=null",
+                                      "optim.probe_cooldown=true"])
     model = METHODS["amdim"](cfg, num_classes=10, in_channels=1, image_size=32)
     model.steps_per_epoch = 20
     sched = model.configure_optimizers()["lr_scheduler"]["scheduler"]
     (fn,) = sched.lr_lambdas
     assert (fn.total_steps, fn.cooldown) == (60, 0.5)
     assert fn(29) == 1.0 and fn(30) == 1.0 and fn(31) == pytest.approx(29 / 30)
+
+
+@pytest.mark.parametrize("probe_lr", ["null", "0.01"])
+def test_without_probe_cooldown_the_probes_keep_their_rate_to_the_end(probe_lr):
+    cfg = make_config("fmnist-tiny", ["model.ndf=8", "model.n_rkhs=32", "train.epochs=2",
+                                      "optim.warmup_steps=4", "optim.milestones=[1000]",
+                                      "optim.cooldown=0.5", f"optim.probe_lr={probe_lr}",
+                                      "optim.probe_cooldown=false"])
+    model = METHODS["amdim"](cfg, num_classes=10, in_channels=1, image_size=32)
+    model.steps_per_epoch = 10
+    sched = model.configure_optimizers()["lr_scheduler"]["scheduler"]
+    enc, probes = sched.optimizer.param_groups
+    assert {id(p) for p in probes["params"]} == {
+        id(p) for p in model.probes.parameters() if p.requires_grad}
+    rate = 1e-3 if probe_lr == "null" else 0.01
+    seen = []
+    for _ in range(20):
+        seen.append((enc["lr"], probes["lr"]))
+        sched.optimizer.step()
+        sched.step()
+    # Warmup alike; then the encoder cools down over the last 10 updates, the probes not.
+    assert [p for _, p in seen] == pytest.approx([rate * min(1, (s + 1) / 4) for s in range(20)])
+    assert [e for e, _ in seen][10:] == pytest.approx([1e-3 * (20 - s) / 10
+                                                      for s in range(10, 20)])
 
 
 @pytest.mark.parametrize("value", ["1.5", "-0.1"])

@@ -209,6 +209,9 @@ class OptimConfig:
                          "of training, over which the rate falls linearly to 0 (0: none)")
     probe_lr: float | None = _f(None, min=0.0, help="learning rate of the online probes "
                                 "(same warmup and decay); default: optim.lr")
+    probe_cooldown: bool = _f(True, help="the online probes' rate falls with the encoder's "
+                              "during the cooldown; false: they keep it to the end, following "
+                              "the settling encoder (score them by probe.online_ema)")
 
 
 @dataclass

@@ -52,14 +52,15 @@ class WarmupMultiStep:
 class OnlineProbes(nn.Module):
     """Linear and MLP classifiers trained on detached global features (spec Sec. 4).
 
-    ``replay`` R > 0: each update also learns from R batches of features drawn (with
-    torch's global generator) from the last ``window`` steps, kept in ``recent``: more
-    learning on nearly current features at no encoder cost. ``ema`` > 0: the probes are
+    ``replay`` R > 0: each update also learns from R batches of features drawn from the
+    last ``window`` steps, kept in ``recent``: more learning on nearly current features at
+    no encoder cost. The draws come from a generator of the probes' own (seeded with
+    ``seed``); the global one, which the methods draw from, is left alone. ``ema`` > 0: the probes are
     scored (``scored``) by a moving average of their weights, updated by ``update_average``
     after every applied update; the batch statistics of the MLP's BatchNorm are copied."""
 
     def __init__(self, n_in: int, n_classes: int, ema: float = 0.0, replay: int = 0,
-                 window: int = 16) -> None:
+                 window: int = 16, seed: int = 0) -> None:
         super().__init__()
         self.linear = linear_head(n_in, n_classes)
         self.mlp = mlp_head(n_in, n_classes)
@@ -70,6 +71,7 @@ class OnlineProbes(nn.Module):
                                            "mlp": copy.deepcopy(self.mlp)})
             self.averaged.requires_grad_(False)
         self.recent: list[tuple[Tensor, Tensor]] = []
+        self.generator = torch.Generator().manual_seed(seed)
 
     def _prepare(self, feats: Tensor) -> Tensor:
         # Detached, and in the probes' own dtype (features may arrive in bf16 or fp16).
@@ -94,12 +96,22 @@ class OnlineProbes(nn.Module):
         if self.replay == 0:
             return feats, labels
         feats = self._prepare(feats)
-        drawn = [self.recent[i] for i in
-                 torch.randint(len(self.recent), (self.replay,)).tolist()] if self.recent else []
+        drawn = [self.recent[i] for i in torch.randint(
+            len(self.recent), (self.replay,), generator=self.generator).tolist()
+                 ] if self.recent else []
         self.recent = (self.recent + [(feats, labels)])[-self.window:]
         # (.to: batches restored from a checkpoint arrive on the CPU)
         return (torch.cat([feats, *(f.to(feats.device) for f, _ in drawn)]),
                 torch.cat([labels, *(y.to(labels.device) for _, y in drawn)]))
+
+    def replay_state(self) -> dict[str, Any]:
+        """What an exact resume needs: the kept batches and the generator's state."""
+        return {"recent": [list(pair) for pair in self.recent],
+                "generator": self.generator.get_state()}
+
+    def load_replay_state(self, state: dict[str, Any]) -> None:
+        self.recent = [(f, y) for f, y in state["recent"]]
+        self.generator.set_state(state["generator"])
 
     def forget_last(self) -> None:
         """Drop the batch ``with_replay`` kept last (its step was refused)."""
@@ -214,7 +226,8 @@ class SSLMethod(L.LightningModule):
     def build_probes(self, feature_dim: int) -> None:
         p = self.cfg.probe
         self.probes = OnlineProbes(feature_dim, self.num_classes, ema=p.online_ema,
-                                   replay=p.online_replay, window=p.online_window)
+                                   replay=p.online_replay, window=p.online_window,
+                                   seed=self.cfg.train.seed)
 
     def setup(self, stage: str) -> None:
         # Under data parallelism every process starts from the same seed; give each its own
@@ -397,12 +410,15 @@ class SSLMethod(L.LightningModule):
         o = self.cfg.optim
         # Momentum (EMA) encoders hold parameters without gradients: not the optimizer's.
         params = [p for p in self.parameters() if p.requires_grad]
-        if o.probe_lr is not None and self.probes is not None:
+        own_group = (o.probe_lr is not None or not o.probe_cooldown) and self.probes is not None
+        if own_group:
             # The probes in a group of their own (the encoder's group first: it is the
-            # logged lr); one schedule scales both.
+            # logged lr), under the same schedule (without the cooldown unless
+            # optim.probe_cooldown).
             mine = {id(p) for p in self.probes.parameters()}
             params = [{"params": [p for p in params if id(p) not in mine]},
-                      {"params": [p for p in params if id(p) in mine], "lr": o.probe_lr}]
+                      {"params": [p for p in params if id(p) in mine],
+                       "lr": o.lr if o.probe_lr is None else o.probe_lr}]
         opt = torch.optim.Adam(params, lr=o.lr, betas=tuple(o.betas), eps=o.eps,
                                weight_decay=o.weight_decay)
         steps = self.steps_per_epoch
@@ -414,9 +430,12 @@ class SSLMethod(L.LightningModule):
                 steps = max(1, int(total) // epochs)
                 total_steps = int(total)
         self.steps_per_epoch = steps
+        encoder = WarmupMultiStep(o.warmup_steps, o.milestones, o.gamma, steps,
+                                  total_steps=total_steps, cooldown=o.cooldown)
+        probes = encoder if o.probe_cooldown else WarmupMultiStep(
+            o.warmup_steps, o.milestones, o.gamma, steps, total_steps=total_steps)
         sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, WarmupMultiStep(o.warmup_steps, o.milestones, o.gamma, steps,
-                                 total_steps=total_steps, cooldown=o.cooldown))
+            opt, [encoder, probes] if own_group else encoder)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
     # -- exact resume: global RNG states travel with the checkpoint -------------------
@@ -434,8 +453,8 @@ class SSLMethod(L.LightningModule):
         if world_size() > 1:
             checkpoint["rng_states_per_rank"] = gather_objects(states)
         checkpoint["skipped_nonfinite"] = self.skipped_nonfinite
-        if self.probes is not None and self.probes.recent:  # an exact resume replays them
-            checkpoint["probe_recent"] = [list(pair) for pair in self.probes.recent]
+        if self.probes is not None and self.probes.replay:  # an exact resume replays them
+            checkpoint["probe_replay"] = self.probes.replay_state()
         self._refuse_nonfinite(checkpoint)
 
     def _refuse_nonfinite(self, checkpoint: dict[str, Any]) -> None:
@@ -456,8 +475,8 @@ class SSLMethod(L.LightningModule):
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.skipped_nonfinite = int(checkpoint.get("skipped_nonfinite", 0))
-        if self.probes is not None:
-            self.probes.recent = [(f, y) for f, y in checkpoint.get("probe_recent", [])]
+        if self.probes is not None and "probe_replay" in checkpoint:
+            self.probes.load_replay_state(checkpoint["probe_replay"])
         per_rank = checkpoint.get("rng_states_per_rank")
         if per_rank and len(per_rank) == world_size():
             self._pending_rng = per_rank[rank()]
