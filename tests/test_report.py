@@ -17,7 +17,9 @@ import pytest
 from PIL import Image
 
 from infomax.errors import InfomaxError
-from infomax.report import _project, plot_accuracy, plot_losses, read_metrics, write_report
+from infomax.config import make_config
+from infomax.report import (_accuracy_caption, _project, plot_accuracy, plot_losses,
+                            read_metrics, write_report)
 
 PICTURES = ("losses.png", "accuracy.png", "embedding.png", "retrieval.png")
 
@@ -84,8 +86,20 @@ def test_report_writes_the_pictures_and_a_self_contained_page(report):
     assert "<td>val/linear_acc</td>" in page and "<td>val/mlp_acc</td>" in page
     assert page.count("<table") == TABLES
     assert "document.body.dataset.rendered" in page
+    # The accuracy caption says what the probes learned on (TINY: the public code's probes).
+    assert "detached features of the augmented views)" in page
     # The 2-D map says which method drew it.
     assert "t-SNE of 48 test-set features" in page or "UMAP of 48" in page
+
+
+def test_the_accuracy_caption_names_the_probes_views_and_averaging():
+    plain = _accuracy_caption(make_config("fmnist-tiny", ["probe.online_view=augmented",
+                                                          "probe.online_ema=0"]))
+    assert "of the augmented views" in plain and "moving average of the probes" not in plain
+    demo = _accuracy_caption(make_config("fmnist-tiny", ["probe.online_view=test",
+                                                         "probe.online_ema=0.98"]))
+    assert "of the test-time views of the training images" in demo
+    assert "a moving average of the probes' weights (decay 0.98 per update)" in demo
 
 
 @pytest.mark.slow

@@ -182,6 +182,21 @@ def plot_losses(metrics: dict[str, tuple[np.ndarray, np.ndarray]], path: Path) -
     return _save(fig, path)
 
 
+def _accuracy_caption(cfg: Any) -> str:
+    """What the accuracy plot shows, with the run's online-probe settings."""
+    p = cfg.probe
+    views = ("the test-time views of the training images" if p.online_view == "test"
+             else "the augmented views")
+    text = (f"Online linear and MLP probes (trained alongside the encoder on its detached "
+            f"features of {views}): faint lines are single training batches, solid lines "
+            f"their moving average; markers are the evaluation on the test split at the end "
+            f"of each epoch")
+    if p.online_ema > 0:
+        text += (f", of a moving average of the probes' weights (decay {p.online_ema:g} per "
+                 f"update)")
+    return text + "."
+
+
 def plot_accuracy(metrics: dict[str, tuple[np.ndarray, np.ndarray]], path: Path) -> Path:
     fig = _figure(12, 5)
     ax = fig.add_subplot()
@@ -634,10 +649,7 @@ def write_report(run_dir: str | Path, checkpoint: str | Path | None = None,
          "AMDIM's noise-contrastive losses per logged training step: global (1×1) features "
          "predicting 5×5 and 7×7 local features of the other view, 5×5 predicting 5×5, and "
          "their total; right: the weighted score regularizer."),
-        (accuracy, "online probe accuracy",
-         "Online linear and MLP probes (trained alongside the encoder on its detached "
-         "features): faint lines are single training batches, solid lines their moving "
-         "average; markers are the evaluation on the test split at the end of each epoch."),
+        (accuracy, "online probe accuracy", _accuracy_caption(cfg)),
         (embedding, f"{method} map",
          f"{method} of {shown} test-set features of {what}, coloured by class (features "
          f"normalised to unit length{subset})."),
