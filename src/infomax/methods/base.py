@@ -258,13 +258,13 @@ class SSLMethod(L.LightningModule):
         """(self-supervised loss, probe loss, named loss terms, probe logits, labels) of one
         batch; an update minimises the sum of the two losses. Needs no Trainer.
 
-        A batch whose views come with test-time views (``((x1, x2, xt), ...)``, see
-        ``probe.online_view``) gives the method its two views and the probes the features
-        of the test-time views. The logits and labels returned are those of this batch
+        With ``probe.online_view=test``, a batch whose views come with test-time views
+        (``((x1, x2, xt), ...)``) gives the method its two views and the probes the
+        features of the test-time views. The logits and labels returned are those of this batch
         (not of replayed ones)."""
         views, *rest = batch
         test_views = None
-        if len(views) == 3:
+        if self.cfg.probe.online_view == "test" and len(views) == 3:
             *views, test_views = views
             batch = (tuple(views), *rest)
         loss, logs, feats, labels = self.ssl_step(batch)
