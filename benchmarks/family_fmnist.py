@@ -26,6 +26,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
+from earlier_recipe import EARLIER_RECIPE  # noqa: E402
 from infomax.config import METHOD_NAMES, make_config  # noqa: E402
 from infomax.engine.probe import run_probe  # noqa: E402
 from infomax.engine.train import pretrain  # noqa: E402
@@ -46,7 +47,7 @@ def measure(method: str, minutes: float, encoder: str | None, out: Path,
     extra = [*SCALE.get(method, []), *overrides]
     if encoder:
         extra.append(f"model.encoder={encoder}")
-    cfg = make_config("fmnist-tiny", [f"method={method}", "train.epochs=100",
+    cfg = make_config("fmnist-tiny", [*EARLIER_RECIPE, f"method={method}", "train.epochs=100",
                                       f"train.max_minutes={minutes}", f"train.out_dir={out}",
                                       f"train.run_name=family-{method}", *extra])
     start = time.time()
@@ -66,7 +67,7 @@ def random_baseline(encoder: str | None, out: Path) -> dict:
     """The untrained encoder: 50 steps at lr 0, so that only the BatchNorm running
     statistics move (to those of the data), then the same probes."""
     extra = [f"model.encoder={encoder}"] if encoder else []
-    cfg = make_config("fmnist-tiny", ["optim.lr=0", "train.epochs=1",
+    cfg = make_config("fmnist-tiny", [*EARLIER_RECIPE, "optim.lr=0", "train.epochs=1",
                                       "train.limit_train_batches=50", f"train.out_dir={out}",
                                       "train.run_name=family-random", *extra])
     run_dir = pretrain(cfg, progress=False, overwrite=True)
