@@ -3,13 +3,18 @@ parts on one checkpoint.
 
     python benchmarks/probe_gap.py RUN_DIR [--lrs 1e-3 3e-3 ...] [--ema 0.98] [--json ...]
 
-On the checkpoint's frozen final features it trains a linear head with the online probe's
-optimizer (Adam, betas 0.8/0.999, the clipped cross entropy; the run's probe rate,
-optim.probe_lr or else optim.lr, under the run's schedule) for the online probe's budget of
-updates, once on test-view features of the training images and once on
-augmented training views (both views, as the online probe sees them), and compares both
-with the online figure (features moving under the probe during pretraining) and the offline
-protocol (30 epochs on standardized test-view features). A sweep of the head's learning
+On the checkpoint's frozen final features it trains a linear head as the run trained its
+online probe (Adam, betas 0.8/0.999, the clipped cross entropy; the run's probe rate,
+optim.probe_lr or else optim.lr, under the run's schedule, without the cooldown where
+optim.probe_cooldown is false; the run's rows per update: the batch, both views of it with
+probe.online_view=augmented, times 1 + probe.online_replay; scored by an average of its
+weights where probe.online_ema is set) for the online probe's number of updates, once on
+test-view features of the training images and once on augmented training views, and
+compares both with the online figure (features moving under the probe during pretraining)
+and the offline protocol (30 epochs on standardized test-view features). The views part is
+the difference between the two kinds of views (none for a run whose probes learn on test
+views); the drift part is what the online probe loses against the head on its own kind of
+view. A sweep of the head's learning
 rate on the frozen final features asks whether a better rate alone could close the budget
 part, and the same sweep scoring an exponential moving average of the head's weights
 (``--ema``) whether averaging could, on either kind of view. Every head is scored on the
@@ -103,23 +108,28 @@ def main() -> None:
     run = Path(args.run_dir)
     summary = json.loads((run / "summary.json").read_text())
     steps = int(summary["steps"])
-    o = config_from_run(run).optim
+    cfg = config_from_run(run)
+    o, p = cfg.optim, cfg.probe
     probe_lr = o.probe_lr if o.probe_lr is not None else o.lr
     schedule = WarmupMultiStep(o.warmup_steps, o.milestones, o.gamma,
                                steps // max(1, int(summary["epochs"])), total_steps=steps,
-                               cooldown=o.cooldown)
+                               cooldown=o.cooldown if o.probe_cooldown else 0.0)
+    run_ema = p.online_ema or None
     train = checkpoint_features(run / "last.ckpt", "train", progress=False)
     test = checkpoint_features(run / "last.ckpt", "test", progress=False)
     xa, ya, batch = augmented_features(run, steps)
-    # The online head takes 2 x batch rows (both views) per update.
-    kw = {"batch": 2 * batch, "steps": steps, "schedule": schedule}
+    # The online head's rows per update: the batch (both of its views unless the probes
+    # learn on test views), and as many again per replayed batch.
+    rows = batch * (1 if p.online_view == "test" else 2) * (1 + p.online_replay)
+    kw = {"batch": rows, "steps": steps, "schedule": schedule}
     clean = one_pass(train.features, train.labels, test.features, test.labels, lr=probe_lr,
-                     **kw)
+                     ema=run_ema, **kw)
     # Could a better learning rate for the head close the budget part? The best of a sweep.
     sweep = {lr: one_pass(train.features, train.labels, test.features, test.labels, lr=lr,
                           **kw) for lr in args.lrs}
     best_lr = max(sweep, key=sweep.get)
-    aug = one_pass(xa, ya, test.features, test.labels, lr=probe_lr, **kw)
+    aug = one_pass(xa, ya, test.features, test.labels, lr=probe_lr, ema=run_ema, **kw)
+    own = clean if p.online_view == "test" else aug  # the kind of view the probe learned on
     # Does averaging the weights make up for the single pass? Both view kinds.
     averaged = {kind: {lr: one_pass(x, y, test.features, test.labels, lr=lr, ema=args.ema,
                                     **kw) for lr in args.lrs}
@@ -131,8 +141,10 @@ def main() -> None:
                         out=Path(args.json).with_suffix(".probe.json"))["linear"]["top1"]
     online = summary["online"]["val/linear_acc"]
     out = {
-        "run": str(run), "updates": steps, "rows_per_update": 2 * batch,
-        "probe_lr": probe_lr, "cooldown": o.cooldown,
+        "run": str(run), "updates": steps, "rows_per_update": rows,
+        "probe_lr": probe_lr, "cooldown": o.cooldown, "probe_cooldown": o.probe_cooldown,
+        "online_view": p.online_view, "online_replay": p.online_replay,
+        "online_ema": p.online_ema,
         "offline_protocol": offline,
         "frozen_final_features_test_views_online_budget": clean,
         "frozen_final_features_test_views_online_budget_lr_sweep": {str(k): v for k, v
@@ -148,19 +160,20 @@ def main() -> None:
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(out, indent=2))
     print(f"offline protocol (30 epochs, standardized test views): {100 * offline:.2f}%")
-    print(f"online budget, final features, test views:  {100 * clean:.2f}%  "
+    averaging = f", EMA {p.online_ema:g}" if run_ema else ""
+    print(f"the run's head{averaging}, final features, test views:  {100 * clean:.2f}%  "
           f"(budget: {100 * (offline - clean):+.2f} points)")
-    print(f"  the same with the best head lr of {args.lrs} ({best_lr:g}): "
+    print(f"  without averaging, the best head lr of {args.lrs} ({best_lr:g}): "
           f"{100 * sweep[best_lr]:.2f}%  ({100 * (offline - sweep[best_lr]):+.2f} points)")
-    print(f"online budget, final features, augmented:   {100 * aug:.2f}%  "
+    print(f"the run's head{averaging}, final features, augmented:   {100 * aug:.2f}%  "
           f"(views: {100 * (clean - aug):+.2f})")
     for kind, sw in averaged.items():
         best = max(sw, key=sw.get)
         plain = (sweep if kind == "test_views" else aug_sweep)[best]
         print(f"  {kind.replace('_', ' ')}, EMA {args.ema:g} of the weights, best lr {best:g}: "
               f"{100 * sw[best]:.2f}% (without the EMA {100 * plain:.2f}%)")
-    print(f"online probe (features moving):             {100 * online:.2f}%  "
-          f"(drift: {100 * (aug - online):+.2f})")
+    print(f"online probe (features moving, {p.online_view} views): {100 * online:.2f}%  "
+          f"(drift: {100 * (own - online):+.2f})")
     print(f"written: {args.json}")
 
 
