@@ -10,15 +10,18 @@ from infomax.config import make_config
 from infomax.methods import METHODS
 
 
-def _amdim(*extra):
+def _amdim(*extra, method="amdim"):
+    """A small model of ``method`` on the preset, at a constant rate, with the public code's
+    online probes unless ``extra`` says otherwise."""
     torch.manual_seed(0)
     cfg = make_config("fmnist-tiny", ["model.ndf=8", "model.n_rkhs=32", "model.n_depth=1",
                                       "train.channels_last=false", "optim.warmup_steps=4",
                                       "optim.milestones=[1000]", "optim.probe_lr=null",
                                       "optim.cooldown=0", "optim.probe_cooldown=true",
                                       "probe.online_view=augmented",
-                                      "probe.online_replay=0", "probe.online_ema=0", *extra])
-    return METHODS["amdim"](cfg, num_classes=10, in_channels=1, image_size=32)
+                                      "probe.online_replay=0", "probe.online_ema=0",
+                                      f"method={method}", *extra])
+    return METHODS[method](cfg, num_classes=10, in_channels=1, image_size=32)
 
 
 def _batch(n=6):

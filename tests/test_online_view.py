@@ -19,21 +19,10 @@ from infomax.data.views import TwoViews, test_view
 from infomax.losses import clipped_cross_entropy
 from infomax.methods import METHODS
 from infomax.methods.base import OnlineProbes
+from test_online_probes import _amdim
 from test_pretrain import load
 
 FASHION = dataset_info("fashion-mnist")
-
-
-def _amdim(*extra, method="amdim"):
-    torch.manual_seed(0)
-    cfg = make_config("fmnist-tiny", ["model.ndf=8", "model.n_rkhs=32", "model.n_depth=1",
-                                      "train.channels_last=false", "optim.warmup_steps=4",
-                                      "optim.milestones=[1000]", "optim.probe_lr=null",
-                                      "optim.cooldown=0", "optim.probe_cooldown=true",
-                                      "probe.online_view=augmented",
-                                      "probe.online_replay=0", "probe.online_ema=0",
-                                      f"method={method}", *extra])
-    return METHODS[method](cfg, num_classes=10, in_channels=1, image_size=32)
 
 
 def _views(n=6, seed=1):
