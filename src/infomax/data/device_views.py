@@ -167,8 +167,7 @@ class DevicePhotometric(nn.Module):
         out."""
         if x.dtype != torch.uint8:
             raise TypeError(f"expected a uint8 batch, got {x.dtype}")
-        mean, std = self.mean.view(1, -1, 1, 1), self.std.view(1, -1, 1, 1)
-        return x.to(torch.float32).mul_(1.0 / 255).sub_(mean).div_(std)
+        return self.steps[-1](x.to(torch.float32).mul_(1.0 / 255))  # the views' Normalize
 
     def extra_repr(self) -> str:
         return f"channels={self.channels}, strong={self.strong}"

@@ -55,9 +55,10 @@ class OnlineProbes(nn.Module):
     ``replay`` R > 0: each update also learns from R batches of features drawn from the
     last ``window`` steps, kept in ``recent``: more learning on nearly current features at
     no encoder cost. The draws come from a generator of the probes' own (seeded with
-    ``seed``); the global one, which the methods draw from, is left alone. ``ema`` > 0: the probes are
-    scored (``scored``) by a moving average of their weights, updated by ``update_average``
-    after every applied update; the batch statistics of the MLP's BatchNorm are copied."""
+    ``seed``); the global one, which the methods draw from, is left alone. ``ema`` > 0: the
+    probes are scored (``scored``) by a moving average of their weights, updated by
+    ``update_average`` after every applied update; the batch statistics of the MLP's
+    BatchNorm are copied."""
 
     def __init__(self, n_in: int, n_classes: int, ema: float = 0.0, replay: int = 0,
                  window: int = 16, seed: int = 0) -> None:
@@ -106,11 +107,10 @@ class OnlineProbes(nn.Module):
 
     def replay_state(self) -> dict[str, Any]:
         """What an exact resume needs: the kept batches and the generator's state."""
-        return {"recent": [list(pair) for pair in self.recent],
-                "generator": self.generator.get_state()}
+        return {"recent": list(self.recent), "generator": self.generator.get_state()}
 
     def load_replay_state(self, state: dict[str, Any]) -> None:
-        self.recent = [(f, y) for f, y in state["recent"]]
+        self.recent = list(state["recent"])
         self.generator.set_state(state["generator"])
 
     def forget_last(self) -> None:
@@ -260,8 +260,8 @@ class SSLMethod(L.LightningModule):
 
         With ``probe.online_view=test``, a batch whose views come with test-time views
         (``((x1, x2, xt), ...)``) gives the method its two views and the probes the
-        features of the test-time views. The logits and labels returned are those of this batch
-        (not of replayed ones)."""
+        features of the test-time views. The logits and labels returned are those of this
+        batch (not of replayed ones)."""
         views, *rest = batch
         test_views = None
         if self.cfg.probe.online_view == "test" and len(views) == 3:
