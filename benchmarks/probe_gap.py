@@ -14,11 +14,10 @@ compares both with the online figure (features moving under the probe during pre
 and the offline protocol (30 epochs on standardized test-view features). The views part is
 the difference between the two kinds of views (none for a run whose probes learn on test
 views); the drift part is what the online probe loses against the head on its own kind of
-view. A sweep of the head's learning
-rate on the frozen final features asks whether a better rate alone could close the budget
-part, and the same sweep scoring an exponential moving average of the head's weights
-(``--ema``) whether averaging could, on either kind of view. Every head is scored on the
-test-view features of the test split.
+view. A sweep of the head's learning rate on the frozen final features asks whether a
+better rate alone could close the budget part, and the same sweep scoring an exponential
+moving average of the head's weights (``--ema``) whether averaging could, on either kind
+of view. Every head is scored on the test-view features of the test split.
 """
 
 from __future__ import annotations

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import itertools
 import json
 import math
 from pathlib import Path
@@ -90,15 +91,12 @@ def install(lrs: list[float], decays: list[float], cosine: bool,
     ``batch``: one update on the current batch and R recent ones together)."""
     heads: dict[str, SideHead] = {}
     specs: dict[str, tuple[str, float, bool, int, str]] = {}
-    for kind in kinds:
-        for lr in lrs:
-            for f in follow:
-                for r in replays:
-                    for mode in (replay_modes if r else ("steps",)):
-                        name = (f"{kind} lr {lr:g}" + (" follow" if f else "")
-                                + (f" {'batch-' if mode == 'batch' else ''}replay {r}"
-                                   if r else ""))
-                        specs[name] = (kind, lr, f, r, mode)
+    for kind, lr, f, r, mode in itertools.product(kinds, lrs, follow, replays, replay_modes):
+        if r == 0:
+            mode = "steps"  # nothing replayed: one head, whatever the mode
+        name = (f"{kind} lr {lr:g}" + (" follow" if f else "")
+                + (f" {'batch-' if mode == 'batch' else ''}replay {r}" if r else ""))
+        specs.setdefault(name, (kind, lr, f, r, mode))
     recent: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {"aug": [], "clean": []}
     draw = torch.Generator().manual_seed(0)  # replay draws, apart from the run's stream
     if cosine:
