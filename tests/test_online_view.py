@@ -4,6 +4,7 @@ recent features (probe.online_replay) and are scored by a moving average of thei
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from types import SimpleNamespace
 
@@ -62,7 +63,7 @@ def test_pretrain_data_normalizes_test_views_on_the_device(fake_fmnist):
     data.trainer = SimpleNamespace(training=True)
     (a1, a2, at), y_out = data.on_after_batch_transfer(batch, 0)
     assert y_out is y and a1.dtype == a2.dtype == torch.float32
-    on_cpu = PretrainData(DataConfig(**{**cfg.__dict__, "augment_device": False}),
+    on_cpu = PretrainData(dataclasses.replace(cfg, augment_device=False),
                           pin_memory=False, test_views=True)
     (_, _, ct), y_cpu = next(iter(on_cpu.train_dataloader()))
     assert torch.equal(y_cpu, y)  # the same images: the order does not depend on the views
@@ -199,8 +200,7 @@ def test_a_run_with_test_view_probes_logs_the_averaged_heads(fake_fmnist_session
     # The logged online accuracy is the averaged heads' on the test views of the val subset.
     model = METHODS["amdim"].load_from_checkpoint(run / "last.ckpt", map_location="cpu")
     model.eval()
-    from infomax.data.module import PretrainData as Data
-    data = Data(model.cfg.data, seed=model.cfg.train.seed)
+    data = PretrainData(model.cfg.data, seed=model.cfg.train.seed)
     correct = total = 0
     with torch.no_grad():
         for x, y in data.val_dataloader():
