@@ -15,7 +15,7 @@ import torch
 from conftest import isolated_registry, tiny_args
 from infomax import load_encoder
 from infomax.cli import main
-from infomax.engine.checkpoints import atomic_save, check_archive, stale_temp_files
+from infomax.files import atomic_save, check_archive, stale_temp_files
 from infomax.engine.train import read_checkpoint
 from infomax.errors import InfomaxError, UnreadableCheckpointError
 

@@ -91,6 +91,22 @@ def autograd_collective(name: str):
     return call
 
 
+def all_reduce_(x: Tensor, op: str = "sum") -> Tensor:
+    """``x`` reduced in place over processes (``op``: "sum" or "max"), without autograd;
+    returned for chaining. With one process: ``x`` unchanged."""
+    if world_size() > 1:
+        ops = {"sum": dist.ReduceOp.SUM, "max": dist.ReduceOp.MAX}
+        dist.all_reduce(x, op=ops[op])
+    return x
+
+
+def broadcast_(x: Tensor, src: int = 0) -> Tensor:
+    """``x`` overwritten in place by process ``src``'s ``x``; returned for chaining."""
+    if world_size() > 1:
+        dist.broadcast(x, src)
+    return x
+
+
 def gather_objects(obj: object) -> list[object]:
     """Every process's ``obj`` (a picklable value), in rank order; [obj] with one process."""
     w = world_size()

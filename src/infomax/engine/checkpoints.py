@@ -1,144 +1,14 @@
-"""Checkpoint files that are either whole or absent, and a check that a file is whole.
-
-Writing: ``atomic_save`` writes to a temporary file in the target's own folder, flushes and
-fsyncs it, then renames it over the target (``os.replace``, atomic on POSIX and Windows)
-and fsyncs the folder, so that the rename itself survives a crash. A write that is cut
-off (an exception, a full disk, Ctrl-C, a killed process) never leaves a partial file
-under the real name: the previous file stays. Lightning's own ``TorchCheckpointIO``
-serializes into memory and writes through an fsspec transaction into a temporary file in
-the *system* temp folder, then ``shutil.move``s it without any fsync; when the run folder
-is on another file system (a tmpfs /tmp, a network disk) that move is a copy, and a copy
-cut off leaves a truncated file under the real name. ``AtomicCheckpointIO`` replaces it.
-
-Reading: ``check_archive`` verifies the zip archive torch.save writes, and the CRC-32 of
-every record in it. torch.load checks no CRC (a flipped byte in a tensor loads as a valid,
-different number), and refuses a truncated file only with a long internal miniz error.
-"""
+"""Lightning's checkpoints written whole or not at all (see infomax.files)."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import re
-import secrets
-import zipfile
 from pathlib import Path
-from typing import Any, BinaryIO, Callable
+from typing import Any
 
-import torch
 from lightning.fabric.plugins import TorchCheckpointIO
 
-from infomax.errors import InfomaxError, UnreadableCheckpointError
-
-TEMP_SUFFIX = ".tmp"
-_TEMP_NAME = re.compile(r"^\..+\.\d+-[0-9a-f]{8}" + re.escape(TEMP_SUFFIX) + "$")
-_CHUNK = 1 << 20
-
-
-def _temp_path(path: Path) -> Path:
-    """A fresh hidden name beside ``path``: same folder, hence same file system, so that
-    the final rename is atomic; never ``*.ckpt``, so no tool takes it for a checkpoint."""
-    return path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}{TEMP_SUFFIX}")
-
-
-def stale_temp_files(folder: str | Path) -> list[Path]:
-    """Temporary files that an ``atomic_save`` killed mid-write left in ``folder``."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.iterdir() if _TEMP_NAME.match(p.name) and p.is_file())
-
-
-def _fsync_dir(folder: Path) -> None:
-    # Makes the rename durable. Not possible on Windows (directories cannot be opened).
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _keep_as(path: Path, previous: Path) -> None:
-    """Give ``path``'s current file the name ``previous`` too: a hard link, so that
-    ``path`` never goes missing; a rename where the file system has no hard links."""
-    link = _temp_path(previous)
-    try:
-        os.link(path, link)
-    except OSError:
-        os.replace(path, previous)
-        return
-    os.replace(link, previous)
-
-
-def _atomic_write(path: Path, write: Callable[[BinaryIO], None],
-                  previous: Path | None = None) -> None:
-    tmp = _temp_path(path)
-    # 0o666 less the umask, as open() gives (mkstemp would make it private to the user).
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        if previous is not None and path.exists():
-            _keep_as(path, previous)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    _fsync_dir(path.parent)
-
-
-def atomic_save(obj: Any, path: str | Path, previous: str | Path | None = None) -> None:
-    """``torch.save(obj, path)``, whole or not at all (see the module docstring). With
-    ``previous``, the file ``path`` held before (if any) is kept under that name."""
-    _atomic_write(Path(path), lambda f: torch.save(obj, f),
-                  Path(previous) if previous is not None else None)
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """``Path(path).write_text(text)`` (UTF-8), whole or not at all."""
-    _atomic_write(Path(path), lambda f: f.write(text.encode()))
-
-
-def check_archive(path: str | Path) -> None:
-    """UnreadableCheckpointError unless ``path`` is a whole zip archive (torch.save's
-    format) in which every record matches its CRC-32. Reads the whole file (about a
-    second per GB)."""
-    path = Path(path)
-    try:
-        with zipfile.ZipFile(path) as archive:
-            for info in archive.infolist():
-                if info.CRC == 0 and info.file_size:
-                    continue  # written with torch.serialization.set_crc32_options(False)
-                with archive.open(info) as record:  # raises on a CRC mismatch at its end
-                    while record.read(_CHUNK):
-                        pass
-    except zipfile.BadZipFile as e:
-        reason = (f"truncated, or not a checkpoint: {e}" if "not a zip file" in str(e)
-                  else f"corrupt: {e}")
-        raise UnreadableCheckpointError(path, reason) from None
-    except (EOFError, ValueError, NotImplementedError) as e:  # cut inside a record
-        raise UnreadableCheckpointError(path, f"truncated or corrupt: {e}") from None
-
-
-def first_nonfinite(named: dict[str, torch.Tensor]) -> str | None:
-    """The name of the first floating tensor in ``named`` holding a NaN or an infinity,
-    or None. One pass and one device synchronization when all are finite."""
-    floats = {k: t for k, t in named.items()
-              if isinstance(t, torch.Tensor) and t.is_floating_point() and t.numel()}
-    if not floats:
-        return None
-    # The max-norm is NaN or inf exactly when some element is (no overflow, unlike sums).
-    if torch.isfinite(torch.nn.utils.get_total_norm(list(floats.values()), float("inf"))):
-        return None
-    return next(k for k, t in floats.items() if not torch.isfinite(t).all())
+from infomax.errors import InfomaxError
+from infomax.files import atomic_save
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):

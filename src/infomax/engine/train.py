@@ -23,8 +23,8 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from infomax.config import Config, config_from_dict, load_config_file
 from infomax.data.module import PretrainData
-from infomax.engine.checkpoints import (AtomicCheckpointIO, atomic_write_text, check_archive,
-                                        stale_temp_files)
+from infomax.engine.checkpoints import AtomicCheckpointIO
+from infomax.files import atomic_write_text, check_archive, stale_temp_files
 from infomax.errors import (BadImageError, ConfigError, InfomaxError, NonFiniteCheckpointError,
                             NonFiniteError, UnreadableCheckpointError)
 from infomax.methods import METHODS, SSLMethod

@@ -22,7 +22,7 @@ from torch.utils.data import Dataset
 from infomax.data.module import resolve_name
 from infomax.data.registry import DatasetInfo, build_dataset, dataset_info, resolve_data_root
 from infomax.data.views import test_view
-from infomax.engine.checkpoints import atomic_save
+from infomax.files import atomic_save
 from infomax.errors import ConfigError
 from infomax.eval.linear import extract_features
 

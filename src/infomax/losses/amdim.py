@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from infomax.numerics import score_dtype
+
 from infomax.nn.amdim import EncoderOutput
 
 DEFAULT_TCLIP = 20.0
@@ -25,9 +27,6 @@ def tanh_clip(x: Tensor, clip: float | None) -> Tensor:
         return x
     return clip * torch.tanh(x / clip)
 
-
-def _score_dtype(x: Tensor) -> torch.dtype:
-    return torch.float64 if x.dtype == torch.float64 else torch.float32
 
 
 def _check_nce_shapes(name: str, src: Tensor, trg: Tensor, src_dims: int,
@@ -52,7 +51,7 @@ def _nce_log_scores(src: Tensor, trg: Tensor, tclip: float | None, reg_coef: flo
     ``src`` is (B, K, D), ``trg`` (N, D, L); computed in float32 (float64 for float64)."""
     b, k, d = src.shape
     n, _, locs = trg.shape
-    dtype = _score_dtype(src)
+    dtype = score_dtype(src)
     # (B*K, D) @ (D, N*L): one GEMM for every score, then (B, K, N, L).
     trg_flat = trg.to(dtype).permute(1, 0, 2).reshape(d, n * locs)
     with torch.autocast(device_type=src.device.type, enabled=False):

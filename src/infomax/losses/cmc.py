@@ -13,9 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from infomax.numerics import score_dtype
 
-def _dtype(x: Tensor) -> torch.dtype:
-    return torch.float64 if x.dtype == torch.float64 else torch.float32
 
 
 def bank_softmax_loss(anchor: Tensor, positive: Tensor, negatives: Tensor,
@@ -34,7 +33,7 @@ def bank_softmax_loss(anchor: Tensor, positive: Tensor, negatives: Tensor,
         raise ValueError(f"bank_softmax_loss expects anchor (B, D), positive (B, D) and "
                          f"negatives (B, K, D); got {tuple(anchor.shape)}, "
                          f"{tuple(positive.shape)} and {tuple(negatives.shape)}")
-    dtype = _dtype(anchor)
+    dtype = score_dtype(anchor)
     with torch.autocast(device_type=anchor.device.type, enabled=False):
         a = anchor.to(dtype)
         pos = (a * positive.to(dtype)).sum(1, keepdim=True)              # (B, 1)
@@ -61,7 +60,7 @@ def batch_softmax_loss(z1: Tensor, z2_all: Tensor, temperature: float,
     if not 0 <= pos_offset <= z2_all.shape[0] - z1.shape[0]:
         raise ValueError(f"pos_offset {pos_offset} out of range for z1 {tuple(z1.shape)} "
                          f"and z2_all {tuple(z2_all.shape)}")
-    dtype = _dtype(z1)
+    dtype = score_dtype(z1)
     with torch.autocast(device_type=z1.device.type, enabled=False):
         logits = z1.to(dtype) @ z2_all.to(dtype).T / temperature
         target = torch.arange(z1.shape[0], device=z1.device) + pos_offset

@@ -11,9 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from infomax.numerics import score_dtype
 
-def _score_dtype(x: Tensor) -> torch.dtype:
-    return torch.float64 if x.dtype == torch.float64 else torch.float32
 
 
 def nt_xent(z1: Tensor, z2: Tensor, temperature: float, *,
@@ -41,7 +40,7 @@ def nt_xent(z1: Tensor, z2: Tensor, temperature: float, *,
                          f"{tuple(t1.shape)} and {tuple(t2.shape)}")
     if not 0 <= pos_offset <= n - b:
         raise ValueError(f"pos_offset {pos_offset} out of range for {b} anchors, {n} targets")
-    dtype = _score_dtype(z1)
+    dtype = score_dtype(z1)
     with torch.autocast(device_type=z1.device.type, enabled=False):
         anchors = F.normalize(torch.cat([z1, z2]).to(dtype), dim=1)          # (2B, D)
         cands = F.normalize(torch.cat([t1, t2]).to(dtype), dim=1)            # (2N, D)
@@ -69,7 +68,7 @@ def moco_infonce(q: Tensor, k: Tensor, queue: Tensor, temperature: float) -> Ten
     if q.shape != k.shape or q.dim() != 2 or queue.dim() != 2 or queue.shape[1] != q.shape[1]:
         raise ValueError(f"moco_infonce expects q, k (B, D) and queue (K, D); got "
                          f"{tuple(q.shape)}, {tuple(k.shape)}, {tuple(queue.shape)}")
-    dtype = _score_dtype(q)
+    dtype = score_dtype(q)
     with torch.autocast(device_type=q.device.type, enabled=False):
         qn = F.normalize(q.to(dtype), dim=1)
         kn = F.normalize(k.to(dtype), dim=1)
@@ -85,7 +84,7 @@ def byol_regression(p: Tensor, z: Tensor) -> Tensor:
     if p.shape != z.shape or p.dim() != 2:
         raise ValueError(f"byol_regression expects p and z of one (B, D) shape; got "
                          f"{tuple(p.shape)} and {tuple(z.shape)}")
-    dtype = _score_dtype(p)
+    dtype = score_dtype(p)
     with torch.autocast(device_type=p.device.type, enabled=False):
         cos = (F.normalize(p.to(dtype), dim=1) * F.normalize(z.to(dtype), dim=1)).sum(1)
         return (2.0 - 2.0 * cos).mean()

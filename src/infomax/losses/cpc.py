@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from infomax.losses.estimators import estimate
+from infomax.numerics import score_dtype
 
 
 def cpc_scores(preds: Sequence[Tensor], codes: Tensor, pos_offset: int = 0
@@ -31,7 +32,7 @@ def cpc_scores(preds: Sequence[Tensor], codes: Tensor, pos_offset: int = 0
     if not preds:
         raise ValueError("cpc_scores expects at least one prediction (B, D, R - k, C)")
     n, d, rows, cols = codes.shape
-    dtype = torch.float64 if codes.dtype == torch.float64 else torch.float32
+    dtype = score_dtype(codes)
     cand = codes.to(dtype).permute(0, 2, 3, 1).reshape(n * rows * cols, d)
     flat, pos = [], []
     for k, p in enumerate(preds, start=1):

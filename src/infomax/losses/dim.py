@@ -11,6 +11,7 @@ import torch
 from torch import Tensor
 
 from infomax.losses.estimators import ReduceSum, estimate, offset_mask
+from infomax.numerics import score_dtype
 
 
 class DIMLoss(NamedTuple):
@@ -28,7 +29,7 @@ def dim_scores(src: Tensor, trg: Tensor) -> Tensor:
     if src.dim() != 2 or trg.dim() != 3 or src.shape[1] != trg.shape[1]:
         raise ValueError(f"dim_scores expects src (B, E) and trg (N, E, L) of one E; got "
                          f"{tuple(src.shape)} and {tuple(trg.shape)}")
-    dtype = torch.float64 if src.dtype == torch.float64 else torch.float32
+    dtype = score_dtype(src)
     n, e, locs = trg.shape
     with torch.autocast(device_type=src.device.type, enabled=False):
         # One GEMM: (B, E) @ (E, N * L), columns ordered (image, location).

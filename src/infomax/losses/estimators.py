@@ -32,13 +32,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from infomax.dist import all_reduce_, world_size
+from infomax.numerics import in_score_dtype
+
 ReduceSum = Callable[[Tensor], Tensor]
 NAMES = ("infonce", "nwj", "dv", "jsd")
-
-
-def _scores(x: Tensor) -> Tensor:
-    # Never estimate in half precision: exp/logsumexp of bf16 scores lose whole nats.
-    return x.double() if x.dtype == torch.float64 else x.float()
 
 
 def _square(scores: Tensor, fn: str) -> tuple[Tensor, Tensor]:
@@ -46,7 +44,7 @@ def _square(scores: Tensor, fn: str) -> tuple[Tensor, Tensor]:
         raise ValueError(f"{fn} expects a square (B, B) score matrix with B >= 2, got "
                          f"{tuple(scores.shape)}")
     eye = torch.eye(scores.shape[0], dtype=torch.bool, device=scores.device)
-    return _scores(scores), eye
+    return in_score_dtype(scores), eye
 
 
 def infonce(scores: Tensor) -> Tensor:
@@ -131,7 +129,7 @@ def estimate(name: str, scores: Tensor, pos_mask: Tensor, neg_mask: Tensor | Non
         neg = "" if neg_mask is None else f" and neg_mask {tuple(neg_mask.shape)}"
         raise ValueError(f"estimate expects (R, M) scores and masks of the same shape, got "
                          f"scores {tuple(scores.shape)}, pos_mask {tuple(pos_mask.shape)}{neg}")
-    s = _scores(scores)
+    s = in_score_dtype(scores)
     pos = pos_mask.bool()
     neg = ~pos if neg_mask is None else neg_mask.bool() & ~pos
     if name == "infonce":
@@ -158,10 +156,4 @@ def estimate(name: str, scores: Tensor, pos_mask: Tensor, neg_mask: Tensor | Non
 
 def _global_max(x: Tensor) -> Tensor:
     """Maximum of a (detached) scalar over processes; itself with one process."""
-    import torch.distributed as dist
-
-    if not (dist.is_available() and dist.is_initialized()):
-        return x
-    x = x.clone()
-    dist.all_reduce(x, op=dist.ReduceOp.MAX)
-    return x
+    return all_reduce_(x.clone(), "max") if world_size() > 1 else x

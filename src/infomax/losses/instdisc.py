@@ -12,9 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from infomax.numerics import score_dtype
 
-def _dtype(x: Tensor) -> torch.dtype:
-    return torch.float64 if x.dtype == torch.float64 else torch.float32
 
 
 def estimate_log_partition(neg_logits: Tensor, n: int) -> Tensor:
@@ -22,7 +21,7 @@ def estimate_log_partition(neg_logits: Tensor, n: int) -> Tensor:
     bank rows is estimated from m uniform draws per anchor as n * mean(exp(logits)), the
     mean taken over the anchors of the batch and their m noise samples. ``neg_logits``:
     (B, m) scores v'^T f / tau. Returns a 0-dim tensor without gradient."""
-    s = neg_logits.detach().to(_dtype(neg_logits)).reshape(-1)
+    s = neg_logits.detach().to(score_dtype(neg_logits)).reshape(-1)
     # log(n * mean(exp s)) = log n + logsumexp(s) - log(#samples): no overflow at small tau.
     return math.log(n) + torch.logsumexp(s, 0) - math.log(s.numel())
 
@@ -45,7 +44,7 @@ def instdisc_nce_loss(pos_logits: Tensor, neg_logits: Tensor, log_z: Tensor | fl
     if pos_logits.dim() != 1 or neg_logits.dim() != 2 or neg_logits.shape[0] != pos_logits.shape[0]:
         raise ValueError(f"instdisc_nce_loss expects pos (B,) and neg (B, m); got "
                          f"{tuple(pos_logits.shape)} and {tuple(neg_logits.shape)}")
-    dtype = _dtype(pos_logits)
+    dtype = score_dtype(pos_logits)
     m = neg_logits.shape[1]
     log_z = torch.as_tensor(log_z, dtype=dtype, device=pos_logits.device)
     shift = log_z + math.log(m / n)   # log(Z m P_n)

@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from infomax.config import Config, config_from_dict
 from infomax.dist import gather_objects, rank, world_size
-from infomax.engine.checkpoints import first_nonfinite
+from infomax.numerics import first_nonfinite
 from infomax.errors import NonFiniteCheckpointError, NonFiniteError
 from infomax.losses import clipped_cross_entropy
 from infomax.nn.amdim import AMDIMEncoder

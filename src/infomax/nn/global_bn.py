@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from infomax.dist import autograd_collective, world_size
+from infomax.dist import all_reduce_, autograd_collective, world_size
 
 
 def _all_reduce(x: Tensor) -> Tensor:
@@ -39,7 +39,7 @@ class GlobalBatchNorm(nn.modules.batchnorm._BatchNorm):
         xf = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
         count = torch.tensor([float(x.numel() // x.shape[1])], device=x.device,
                              dtype=xf.dtype)
-        torch.distributed.all_reduce(count)
+        all_reduce_(count)
         n = count[0]
         mean = _all_reduce(xf.sum(dims)) / n
         centred = xf - mean.view(shape)
