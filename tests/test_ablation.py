@@ -123,3 +123,41 @@ def test_epochs_and_steps_are_exclusive():
     with pytest.raises(ConfigError, match="not both"):
         ablation.budget_overrides(2, 3)
     assert make_config("fmnist-tiny", ablation.budget_overrides(3, None)).train.epochs == 3
+
+
+@pytest.mark.parametrize("kwargs,argv,message", [
+    (dict(rows=("bogus",)), ["--rows", "bogus"], "--rows: bogus unknown; choose from full, "
+     "single-scale, no-stability, strong-aug, mixtures, encoder-half"),
+    (dict(epochs=0), ["--epochs", "0"], "--epochs: 0 must be >= 1"),
+    (dict(steps=0), ["--steps", "0"], "--steps: 0 must be >= 1"),
+    (dict(epochs=2, steps=3), None, "give --epochs or --steps, not both"),
+])
+def test_options_refuse_bad_values_with_the_commands_messages(tmp_path, capsys, kwargs, argv,
+                                                              message):
+    with pytest.raises(ConfigError) as e:
+        ablation.AblationOptions("fmnist-tiny", out=str(tmp_path), **kwargs)
+    assert str(e.value) == message
+    if argv is not None:  # the command line gives the same one line
+        assert main(["ablate", "--preset", "fmnist-tiny", "--out", str(tmp_path), *argv]) == 2
+        assert capsys.readouterr().err == f"infomax: error: {message}\n"
+
+
+def test_options_have_the_commands_defaults():
+    from infomax.cli import _parser
+
+    args = _parser().parse_args(["ablate", "--preset", "p"])
+    options = ablation.AblationOptions("p", overrides=["a=1"])
+    assert (options.rows, options.seeds, options.epochs, options.steps) == (None,) * 4
+    assert (options.out, options.again, options.progress) == (args.out, args.again, True)
+    assert options.overrides == ("a=1",)
+
+
+def test_the_chart_leaves_the_matplotlib_backend_alone(tmp_path, monkeypatch):
+    import matplotlib
+
+    monkeypatch.setattr(matplotlib, "use", lambda *a, **k: pytest.fail("chose a backend"))
+    doc = {"preset": "p", "budget": "1 steps", "results": {
+        "full@0": {"linear_top1": 0.80, "knn_top1": 0.70},
+        "mixtures@0": {"linear_top1": 0.84, "knn_top1": 0.69}}}
+    ablation.plot(ablation.summarize(doc), doc, tmp_path / "ablation.png")
+    assert (tmp_path / "ablation.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

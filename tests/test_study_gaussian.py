@@ -124,3 +124,34 @@ def test_training_is_seeded_and_learns():
     a, b = gaussian.train_traces(**kw), gaussian.train_traces(**kw)
     assert torch.equal(a, b)
     assert a[0, -30:].mean().item() > 0.8
+
+
+@pytest.mark.parametrize("kwargs,argv,message", [
+    (dict(dim=0), ["--dim", "0"], "--dim must be at least 1, got 0"),
+    (dict(mi=(2.0, -1.0)), ["--mi", "2", "-1"],
+     "--mi needs positive MI values in nats, got [2.0, -1.0]"),
+    (dict(batch_size=1), ["--batch-size", "1"], "--batch-size must be at least 2, got 1"),
+    (dict(steps=0), ["--steps", "0"], "--steps must be at least 1, got 0"),
+    (dict(repeats=0), ["--repeats", "0"], "--repeats must be at least 1, got 0"),
+])
+def test_options_refuse_bad_values_with_the_commands_messages(tmp_path, capsys, kwargs, argv,
+                                                              message):
+    with pytest.raises(gaussian.InfomaxError) as e:
+        gaussian.GaussianOptions(output=str(tmp_path), **kwargs)
+    assert str(e.value) == message
+    assert main(["study", "gaussian", *argv, "-o", str(tmp_path), "--no-progress"]) == 2
+    assert capsys.readouterr().err == f"infomax: error: {message}\n"
+
+
+def test_options_have_the_commands_defaults():
+    from infomax.cli import _parser
+
+    args = vars(_parser().parse_args(["study", "gaussian"]))
+    options = gaussian.GaussianOptions()
+    for name, value in args.items():
+        if name not in ("command", "study", "no_progress"):
+            assert getattr(options, name) == (tuple(value) if isinstance(value, list)
+                                              else value), name
+    assert options.progress and options.lr == gaussian.LR
+    with pytest.raises(gaussian.InfomaxError, match="unknown estimator"):
+        gaussian.GaussianOptions(estimators=("mine",))

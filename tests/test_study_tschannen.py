@@ -210,3 +210,34 @@ def test_accuracy_axes_keep_the_untrained_start_and_bound_axes_leave_it_out():
     assert ax.get_ylim()[0] < 0.70 and ax.get_ylim()[1] > 0.78
     ts._zoom(ax, curves, [0.78])
     assert 0.71 < ax.get_ylim()[0] < 0.74
+
+
+@pytest.mark.parametrize("kwargs,argv,message", [
+    (dict(seeds=0), ["--seeds", "0"], "--seeds must be at least 1, got 0"),
+    (dict(iterations=0), ["--iterations", "0"], "--iterations must be at least 1, got 0"),
+    (dict(data="cifar10"), ["--data", "cifar10"],
+     "--data: 'cifar10' is not valid for this study; choose mnist or fashion-mnist"),
+])
+def test_options_refuse_bad_values_with_the_commands_messages(tmp_path, capsys, kwargs, argv,
+                                                              message):
+    from infomax.cli import main
+
+    with pytest.raises(ts.ConfigError) as e:
+        ts.TschannenOptions(output=str(tmp_path), **kwargs)
+    assert str(e.value) == message
+    assert main(["study", "tschannen", *argv, "-o", str(tmp_path), "--no-progress"]) == 2
+    assert capsys.readouterr().err == f"infomax: error: {message}\n"
+    # --replot reads only the results in --output: the rest is not checked.
+    assert ts.TschannenOptions(replot=True, **kwargs).replot
+
+
+def test_options_have_the_commands_defaults():
+    from infomax.cli import _parser
+
+    args = vars(_parser().parse_args(["study", "tschannen"]))
+    options = ts.TschannenOptions()
+    for name, value in args.items():
+        if name not in ("command", "study", "no_progress"):
+            assert getattr(options, name) == (tuple(value) if isinstance(value, list)
+                                              else value), name
+    assert options.progress

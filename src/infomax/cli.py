@@ -434,19 +434,44 @@ def _config(args: argparse.Namespace) -> int:
 
 
 def _ablate(args: argparse.Namespace) -> int:
-    from infomax.studies import ablation
+    from infomax.errors import ConfigError
+    from infomax.studies.ablation import AblationOptions, run
 
-    return ablation.run(args)
+    # "--rows a b key=value": the key=value items that --rows or --seeds took are overrides.
+    rows = [r for r in args.rows or [] if "=" not in r]
+    seed_texts = [s for s in args.seeds or [] if "=" not in s]
+    overrides = [a for a in [*(args.rows or []), *(args.seeds or [])] if "=" in a]
+    overrides += args.overrides
+    bad = [s for s in seed_texts if not s.isdigit()]
+    if bad:
+        raise ConfigError(f"--seeds: {bad[0]!r} is not a seed; give integers >= 0, e.g. "
+                          f"--seeds 0 1 2")
+    if args.data_dir:
+        overrides.append(f"data.dir={args.data_dir}")
+    return run(AblationOptions(args.preset, rows=tuple(rows) or None,
+                               seeds=tuple(int(s) for s in seed_texts) or None,
+                               epochs=args.epochs, steps=args.steps, out=args.out,
+                               overrides=tuple(overrides), again=args.again,
+                               progress=not args.no_progress))
 
 
 def _study(args: argparse.Namespace) -> int:
     if args.study is None:
         raise InfomaxError("name a study: infomax study gaussian | tschannen (see --help)")
     if args.study == "gaussian":
-        from infomax.studies import gaussian as study
-    else:
-        from infomax.studies import tschannen as study
-    return study.run(args)
+        from infomax.studies import gaussian
+
+        return gaussian.run(gaussian.GaussianOptions(
+            dim=args.dim, mi=tuple(args.mi), estimators=tuple(args.estimators),
+            critic=args.critic, batch_size=args.batch_size, steps=args.steps,
+            repeats=args.repeats, seed=args.seed, quick=args.quick, output=args.output,
+            progress=not args.no_progress))
+    from infomax.studies import tschannen
+
+    return tschannen.run(tschannen.TschannenOptions(
+        data=args.data, data_dir=args.data_dir, experiments=tuple(args.experiments),
+        seeds=args.seeds, iterations=args.iterations, quick=args.quick, output=args.output,
+        replot=args.replot, progress=not args.no_progress))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -22,14 +22,14 @@ reason, and the others still run. The table (``ablation.md``) and the chart
 
 from __future__ import annotations
 
-import argparse
 import json
 import platform
 import sys
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import torch
 
@@ -77,18 +77,83 @@ def budget_overrides(epochs: int | None, steps: int | None) -> list[str]:
     return []
 
 
-def row_config(preset: str, row: str, seed: int, base: list[str], out: Path) -> Config:
-    """The config of one (row, seed): preset <- base overrides <- the row's change."""
+def check_rows(rows: Sequence[str] | None) -> list[str]:
+    """The rows to run, in the order given and with "full" first (every row when ``rows``
+    is empty or None); an unknown row is refused."""
+    rows = list(dict.fromkeys(["full", *(rows or ROW_NAMES)]))
+    unknown = [r for r in rows if r not in ROWS]
+    if unknown:
+        raise ConfigError(f"--rows: {', '.join(unknown)} unknown; choose from "
+                          f"{', '.join(ROW_NAMES)}")
+    return rows
+
+
+@dataclass(frozen=True)
+class AblationOptions:
+    """What ``infomax ablate`` runs (the defaults are the command's). ``rows`` None: every
+    row; ``seeds`` None: seed 0; ``epochs`` and ``steps`` None: the preset's budget. The rows
+    and the budget are checked when the options are made."""
+
+    preset: str
+    rows: tuple[str, ...] | None = None
+    seeds: tuple[int, ...] | None = None
+    epochs: int | None = None
+    steps: int | None = None
+    out: str | Path = "runs"
+    overrides: tuple[str, ...] = ()
+    again: bool = False
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("rows", "seeds", "overrides"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, tuple(value))
+        check_rows(self.rows)
+        budget_overrides(self.epochs, self.steps)
+
+
+@dataclass(frozen=True)
+class RowRun:
+    """One (row, seed) of an ablation: the row's change to the full model and the config
+    it trains with, built once."""
+
+    row: str
+    seed: int
+    change: tuple[str, ...]
+    config: Config
+
+    @property
+    def key(self) -> str:
+        return f"{self.row}@{self.seed}"
+
+    def settings(self, base: list[str]) -> dict[str, Any]:
+        """What decides the run's result, kept with it: a result measured with other
+        settings is not reused."""
+        return {"base": base, "change": list(self.change), "seed": self.seed}
+
+
+def row_runs(preset: str, rows: Sequence[str], seeds: Sequence[int], base: list[str],
+             out: Path) -> list[RowRun]:
+    """Every (row, seed), rows outermost: the config of each is preset <- base overrides
+    <- the row's change, the change computed from the full model's config."""
     full = make_config(preset, base)
     if full.method != "amdim":
         raise ConfigError(f"method: {full.method!r}; the ablation is AMDIM's, leave method=amdim")
-    return make_config(preset, [*base, *ROWS[row][1](full), f"train.seed={seed}",
-                                f"train.out_dir={out}", f"train.run_name={row}-s{seed}"])
+    runs = []
+    for row in rows:
+        change = tuple(ROWS[row][1](full))
+        for seed in seeds:
+            cfg = make_config(preset, [*base, *change, f"train.seed={seed}",
+                                       f"train.out_dir={out}", f"train.run_name={row}-s{seed}"])
+            runs.append(RowRun(row, seed, change, cfg))
+    return runs
 
 
-def _settings(cfg: Config, row: str, base: list[str]) -> dict[str, Any]:
-    return {"base": base, "change": ROWS[row][1](make_config(cfg.preset, base)),
-            "seed": cfg.train.seed}
+def row_config(preset: str, row: str, seed: int, base: list[str], out: Path) -> Config:
+    """The config of one (row, seed): preset <- base overrides <- the row's change."""
+    (one,) = row_runs(preset, [row], [seed], base, out)
+    return one.config
 
 
 def measure(cfg: Config, progress: bool) -> dict[str, Any]:
@@ -164,15 +229,15 @@ def table(lines: list[dict[str, Any]], doc: dict[str, Any]) -> str:
 
 
 def plot(lines: list[dict[str, Any]], doc: dict[str, Any], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """The chart: linear and kNN top-1 per row. Drawn on a ``Figure``, never through pyplot,
+    so the caller's matplotlib backend is left alone."""
+    from matplotlib.figure import Figure
 
     rows = [line for line in lines if line["linear_top1"] is not None]
     if not rows:
         return
-    fig, ax = plt.subplots(figsize=(8, 0.7 * len(rows) + 1.6))
+    fig = Figure(figsize=(8, 0.7 * len(rows) + 1.6))
+    ax = fig.subplots()
     ys = list(range(len(rows)))[::-1]
     for offset, metric, color, label in ((0.18, "linear_top1", "#3b6ea8", "linear probe"),
                                          (-0.18, "knn_top1", "#e0a030", "kNN (k=200)")):
@@ -196,53 +261,47 @@ def plot(lines: list[dict[str, Any]], doc: dict[str, Any], path: Path) -> None:
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
 
 
-def ablate(preset: str, rows: list[str] | None = None, seeds: list[int] | None = None,
+def ablate(preset: str, rows: Sequence[str] | None = None, seeds: Sequence[int] | None = None,
            epochs: int | None = None, steps: int | None = None, out: str | Path = "runs",
-           overrides: list[str] | None = None, again: bool = False,
+           overrides: Sequence[str] | None = None, again: bool = False,
            progress: bool = True) -> Path:
     """Run the ablation and write ablation.json, ablation.md and ablation.png under
     ``out/<preset>-ablation``; return that folder."""
-    rows = list(dict.fromkeys(["full", *(rows or ROW_NAMES)]))
-    unknown = [r for r in rows if r not in ROWS]
-    if unknown:
-        raise ConfigError(f"--rows: {', '.join(unknown)} unknown; choose from "
-                          f"{', '.join(ROW_NAMES)}")
+    rows = check_rows(rows)
     seeds = list(dict.fromkeys(seeds if seeds else [0]))
     base = [*(overrides or []), *budget_overrides(epochs, steps)]
     folder = Path(out) / f"{preset}-ablation"
     # Every config is built (and so checked) before the first run starts.
-    configs = {(row, seed): row_config(preset, row, seed, base, folder)
-               for row in rows for seed in seeds}
+    runs = row_runs(preset, rows, seeds, base, folder)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / RESULTS_FILE
     doc = json.loads(path.read_text()) if path.is_file() else {}
     budget = (f"{epochs} epochs" if epochs else f"{steps} steps" if steps
-              else f"{configs['full', seeds[0]].train.epochs} epochs (the preset's)")
+              else f"{runs[0].config.train.epochs} epochs (the preset's)")
     doc.update(preset=preset, budget=budget, results=doc.get("results", {}),
                machine=f"{platform.processor() or platform.machine()}, "
                        f"{torch.get_num_threads()} threads, torch {torch.__version__}")
     todo = []
-    for (row, seed), cfg in configs.items():
-        key = f"{row}@{seed}"
-        kept = doc["results"].get(key)
-        if again or kept is None or kept.get("settings") != _settings(cfg, row, base):
-            todo.append((row, seed, cfg))
-            doc["results"].pop(key, None)
-    for i, (row, seed, cfg) in enumerate(todo, 1):
-        change = " ".join(ROWS[row][1](make_config(preset, base))) or "no change"
-        print(f"[{i}/{len(todo)}] {row} (seed {seed}): {change}", flush=True)
+    for one in runs:
+        kept = doc["results"].get(one.key)
+        if again or kept is None or kept.get("settings") != one.settings(base):
+            todo.append(one)
+            doc["results"].pop(one.key, None)
+    for i, one in enumerate(todo, 1):
+        row, seed = one.row, one.seed
+        print(f"[{i}/{len(todo)}] {row} (seed {seed}): {' '.join(one.change) or 'no change'}",
+              flush=True)
         try:
-            result = measure(cfg, progress)
+            result = measure(one.config, progress)
         except (InfomaxError, FloatingPointError) as e:
             # One failing row (e.g. divergence without the regularizer) is a result too.
             reason = str(e).splitlines()[0] if str(e) else type(e).__name__
             print(f"[{i}/{len(todo)}] {row} (seed {seed}) failed: {reason}", file=sys.stderr)
             result = {"failed": reason}
-        result["settings"] = _settings(cfg, row, base)
-        doc["results"][f"{row}@{seed}"] = result
+        result["settings"] = one.settings(base)
+        doc["results"][one.key] = result
         path.write_text(json.dumps(doc, indent=2))  # after each run: nothing is lost
     path.write_text(json.dumps(doc, indent=2))
     # The table shows the rows and seeds asked for; the JSON keeps every result measured.
@@ -255,20 +314,9 @@ def ablate(preset: str, rows: list[str] | None = None, seeds: list[int] | None =
     return folder
 
 
-def run(args: argparse.Namespace) -> int:
-    """The ``infomax ablate`` command."""
-    # "--rows a b key=value": the key=value items that --rows or --seeds took are overrides.
-    rows = [r for r in args.rows or [] if "=" not in r]
-    seed_texts = [s for s in args.seeds or [] if "=" not in s]
-    overrides = [a for a in [*(args.rows or []), *(args.seeds or [])] if "=" in a]
-    overrides += args.overrides
-    bad = [s for s in seed_texts if not s.isdigit()]
-    if bad:
-        raise ConfigError(f"--seeds: {bad[0]!r} is not a seed; give integers >= 0, e.g. "
-                          f"--seeds 0 1 2")
-    if args.data_dir:
-        overrides.append(f"data.dir={args.data_dir}")
-    ablate(args.preset, rows=rows or None, seeds=[int(s) for s in seed_texts] or None,
-           epochs=args.epochs, steps=args.steps,
-           out=args.out, overrides=overrides, again=args.again, progress=not args.no_progress)
+def run(options: AblationOptions) -> int:
+    """The ``infomax ablate`` command, once its options are made; returns the exit code."""
+    ablate(options.preset, rows=options.rows, seeds=options.seeds, epochs=options.epochs,
+           steps=options.steps, out=options.out, overrides=options.overrides,
+           again=options.again, progress=options.progress)
     return 0

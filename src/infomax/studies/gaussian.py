@@ -24,13 +24,13 @@ mean, standard deviation and standard error over ``--repeats`` batches) and
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import json
 import math
 import os
 import platform
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -286,33 +286,53 @@ def plot(path: Path, estimators: Sequence[str], mis: Sequence[float], steps: int
 # ----------------------------------------------------------------------------- the command
 
 
-def _check(args: argparse.Namespace) -> None:
-    if args.dim < 1:
-        raise InfomaxError(f"--dim must be at least 1, got {args.dim}")
-    if not args.mi or any(not math.isfinite(m) or m <= 0 for m in args.mi):
-        raise InfomaxError(f"--mi needs positive MI values in nats, got {args.mi}")
-    if args.batch_size < 2:
-        raise InfomaxError(f"--batch-size must be at least 2, got {args.batch_size}")
-    for flag, value in (("--steps", args.steps), ("--repeats", args.repeats)):
-        if value < 1:
-            raise InfomaxError(f"{flag} must be at least 1, got {value}")
-    unknown = [e for e in args.estimators if e not in ESTIMATOR_NAMES]
-    if unknown:
-        raise InfomaxError(f"unknown estimator(s) {unknown}; choose from {ESTIMATOR_NAMES}")
+@dataclass(frozen=True)
+class GaussianOptions:
+    """What ``infomax study gaussian`` runs (the defaults are the command's); checked when
+    made, with the command's messages. ``quick`` caps ``steps`` and ``repeats`` at
+    ``QUICK_STEPS`` and ``QUICK_REPEATS``."""
+
+    dim: int = 20
+    mi: tuple[float, ...] = (2.0, 4.0, 6.0, 8.0, 10.0)
+    estimators: tuple[str, ...] = ("infonce", "nwj", "dv", "jsd")
+    critic: str = "separable"
+    batch_size: int = 128
+    steps: int = 4000
+    repeats: int = 50
+    seed: int = 0
+    quick: bool = False
+    output: str | Path = "docs/studies/gaussian"
+    progress: bool = True
+    lr: float = LR
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "mi", tuple(self.mi or ()))
+        object.__setattr__(self, "estimators", tuple(self.estimators))
+        if self.dim < 1:
+            raise InfomaxError(f"--dim must be at least 1, got {self.dim}")
+        if not self.mi or any(not math.isfinite(m) or m <= 0 for m in self.mi):
+            raise InfomaxError(f"--mi needs positive MI values in nats, got {list(self.mi)}")
+        if self.batch_size < 2:
+            raise InfomaxError(f"--batch-size must be at least 2, got {self.batch_size}")
+        for flag, value in (("--steps", self.steps), ("--repeats", self.repeats)):
+            if value < 1:
+                raise InfomaxError(f"{flag} must be at least 1, got {value}")
+        unknown = [e for e in self.estimators if e not in ESTIMATOR_NAMES]
+        if unknown:
+            raise InfomaxError(f"unknown estimator(s) {unknown}; choose from {ESTIMATOR_NAMES}")
 
 
-def run(args: argparse.Namespace) -> int:
+def run(options: GaussianOptions) -> int:
     """The ``infomax study gaussian`` command: train, evaluate, write results.json and the
-    plot into ``args.output``; returns the exit code."""
-    _check(args)
-    steps, repeats = args.steps, args.repeats
-    if args.quick:
+    plot into ``options.output``; returns the exit code."""
+    steps, repeats = options.steps, options.repeats
+    if options.quick:
         steps, repeats = min(steps, QUICK_STEPS), min(repeats, QUICK_REPEATS)
-    estimators = list(dict.fromkeys(args.estimators))  # order kept, repeats dropped
-    mis = [float(m) for m in args.mi]
-    progress = not args.no_progress
-    lr = getattr(args, "lr", None) or LR
-    out = Path(args.output)
+    estimators = list(dict.fromkeys(options.estimators))  # order kept, repeats dropped
+    mis = [float(m) for m in options.mi]
+    progress = options.progress
+    lr = options.lr
+    out = Path(options.output)
     out.mkdir(parents=True, exist_ok=True)
 
     start = time.perf_counter()
@@ -321,26 +341,27 @@ def run(args: argparse.Namespace) -> int:
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        trace = train_traces(estimators, args.critic, mis, args.dim, args.batch_size, steps,
-                             lr=lr, seed=args.seed, progress=progress)
+        trace = train_traces(estimators, options.critic, mis, options.dim,
+                             options.batch_size, steps, lr=lr, seed=options.seed,
+                             progress=progress)
     finally:
         torch.set_num_threads(threads)
     train_s = time.perf_counter() - start
     # A generator of its own: the optimal-critic numbers do not depend on --steps.
-    gen = torch.Generator().manual_seed(args.seed + 1)
-    optimal = [optimal_estimates(estimators, mi, args.dim, args.batch_size, repeats, gen)
+    gen = torch.Generator().manual_seed(options.seed + 1)
+    optimal = [optimal_estimates(estimators, mi, options.dim, options.batch_size, repeats, gen)
                for mi in mis]
-    summary = summarise(estimators, mis, args.dim, steps, trace, optimal)
+    summary = summarise(estimators, mis, options.dim, steps, trace, optimal)
     seconds = time.perf_counter() - start
 
     results = {
         "study": "gaussian",
         "reference": "Poole et al. 2019, On variational bounds of mutual information, Fig. 2",
-        "settings": {"dim": args.dim, "mi": mis, "estimators": estimators,
-                     "critic": args.critic, "batch_size": args.batch_size, "steps": steps,
-                     "repeats": repeats, "seed": args.seed, "quick": bool(args.quick),
+        "settings": {"dim": options.dim, "mi": mis, "estimators": estimators,
+                     "critic": options.critic, "batch_size": options.batch_size, "steps": steps,
+                     "repeats": repeats, "seed": options.seed, "quick": bool(options.quick),
                      "optimizer": "Adam", "lr": lr, "tail_fraction": 1 / TAIL},
-        "log_b": math.log(args.batch_size),
+        "log_b": math.log(options.batch_size),
         "estimators": summary,
         "runtime_s": {"training": round(train_s, 2), "total": round(seconds, 2)},
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
@@ -349,10 +370,10 @@ def run(args: argparse.Namespace) -> int:
     }
     (out / RESULTS).write_text(json.dumps(_json_safe(results), indent=2, allow_nan=False)
                                + "\n")
-    title = (f"Correlated Gaussians, d = {args.dim}, B = {args.batch_size}: {args.critic} "
+    title = (f"Correlated Gaussians, d = {options.dim}, B = {options.batch_size}: {options.critic} "
              f"critic, Adam lr {lr:g}, {steps} steps per MI value; optimal critic over "
              f"{repeats} batches (Poole et al. 2019, Fig. 2)")
-    plot(out / PNG, estimators, mis, steps, args.batch_size, trace, optimal, summary,
+    plot(out / PNG, estimators, mis, steps, options.batch_size, trace, optimal, summary,
          title)
 
     print(f"{'estimator':<9} {'true MI':>7} {'trained':>8} {'optimal':>8} {'+- se':>6}")
@@ -360,7 +381,7 @@ def run(args: argparse.Namespace) -> int:
         for stage in summary[name]["stages"]:
             print(f"{name:<9} {stage['true_mi']:>7.2f} {stage['trained']['mean']:>8.3f} "
                   f"{stage['optimal']['mean']:>8.3f} {stage['optimal']['se']:>6.3f}")
-    print(f"log B = {math.log(args.batch_size):.3f}; {seconds:.1f} s")
+    print(f"log B = {math.log(options.batch_size):.3f}; {seconds:.1f} s")
     print(f"results: {out / RESULTS}")
     print(f"plot:    {out / PNG}")
     return 0

@@ -55,8 +55,8 @@ from infomax.errors import ConfigError, InfomaxError
 from infomax.mi import LOWER_BOUNDS, BilinearCritic, make_critic, target_bound_loss
 
 __all__ = ["CODE_DIM", "CRITICS", "ConvEncoder", "ESTIMATORS", "HALF", "LayerNorm2d",
-           "MLPEncoder", "Plan", "Setting", "TARGETS", "linear_accuracy", "make_encoder",
-           "make_plan", "run", "split_halves"]
+           "MLPEncoder", "Plan", "Setting", "TARGETS", "TschannenOptions", "linear_accuracy",
+           "make_encoder", "make_plan", "run", "split_halves"]
 
 HALF = (14, 28)  # rows x columns of one half image
 HALF_PIXELS = HALF[0] * HALF[1]  # 392
@@ -778,32 +778,65 @@ def _jsonable(obj):
     return obj
 
 
-def run(args) -> int:
-    """``infomax study tschannen``: train every setting, write results.json, table.md and the
-    plots into ``args.output``; 0 on success (errors are raised as InfomaxError)."""
-    from infomax.data.registry import resolve_data_root
-
-    if getattr(args, "replot", False):
-        return replot(Path(args.output))
-    started = time.perf_counter()
-    plan = make_plan(args.quick, args.iterations, args.seeds)
+def _study_data(data: str) -> str:
+    """The canonical name of the data set ``data``, which must be one of ``STUDY_DATA``."""
     try:
-        name = canonical_data_name(args.data)
+        name = canonical_data_name(data)
     except ConfigError:
         name = None
     if name not in STUDY_DATA:  # refused before any image is read
-        raise ConfigError(f"--data: {args.data!r} is not valid for this study; choose "
+        raise ConfigError(f"--data: {data!r} is not valid for this study; choose "
                           f"{' or '.join(STUDY_DATA)}")
-    experiments = [e for e in ("critic", "encoder") if e in args.experiments]
-    root = resolve_data_root(args.data_dir)
+    return name
+
+
+@dataclass(frozen=True)
+class TschannenOptions:
+    """What ``infomax study tschannen`` runs (the defaults are the command's). ``seeds``
+    and ``iterations`` None: the plan's (``make_plan``); ``replot``: train nothing, write
+    the table and the plots again from ``output``/results.json. Checked when made, with the
+    command's messages (with ``replot``, which reads only ``output``, nothing is checked)."""
+
+    data: str = PAPER_DEFAULT_DATA
+    data_dir: str | Path | None = None
+    experiments: tuple[str, ...] = ("critic", "encoder")
+    seeds: int | None = None
+    iterations: int | None = None
+    quick: bool = False
+    output: str | Path = "docs/studies/tschannen"
+    replot: bool = False
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "experiments", tuple(self.experiments))
+        if not self.replot:
+            self.plan()
+            _study_data(self.data)
+
+    def plan(self) -> Plan:
+        return make_plan(self.quick, self.iterations, self.seeds)
+
+
+def run(options: TschannenOptions) -> int:
+    """``infomax study tschannen``: train every setting, write results.json, table.md and the
+    plots into ``options.output``; 0 on success (errors are raised as InfomaxError)."""
+    from infomax.data.registry import resolve_data_root
+
+    if options.replot:
+        return replot(Path(options.output))
+    started = time.perf_counter()
+    plan = options.plan()
+    name = _study_data(options.data)
+    experiments = [e for e in ("critic", "encoder") if e in options.experiments]
+    root = resolve_data_root(options.data_dir)
     # Download only the paper's own data set; other sets are looked up where they are.
     download = name == PAPER_DEFAULT_DATA
     train = _load_split(name, "train", root, download)
     test = _load_split(name, "test", root, download)
     data = _prepare(train, test, plan)
-    out = Path(args.output)
+    out = Path(options.output)
     out.mkdir(parents=True, exist_ok=True)
-    progress = not args.no_progress
+    progress = options.progress
 
     t0 = time.perf_counter()
     pixel = linear_accuracy(data.eval_top.numpy(), data.eval_labels, test.top.numpy(),
@@ -830,7 +863,7 @@ def run(args) -> int:
     meta = {
         "paper": "Tschannen, Djolonga, Rubenstein, Gelly, Lucic: On mutual information "
                  "maximization for representation learning, ICLR 2020 (Sec. 3.2, 3.3)",
-        "data": name, "quick": bool(args.quick), "plan": asdict(plan),
+        "data": name, "quick": bool(options.quick), "plan": asdict(plan),
         "experiments": experiments,
         "train_images": int(train.top.shape[0]), "test_images": int(test.top.shape[0]),
         "eval_train_images": int(data.eval_top.shape[0]),
