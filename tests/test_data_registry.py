@@ -15,10 +15,16 @@ from PIL import Image
 from infomax.data import registry
 from infomax.data.registry import (
     DATASET_NAMES,
+    DATASETS,
+    DataSetEntry,
     DatasetInfo,
     build_dataset,
+    canonical_data_name,
+    class_names,
     dataset_info,
+    register_dataset,
     resolve_data_root,
+    valid_data_names,
 )
 from infomax.errors import ConfigError, DataNotFoundError, InfomaxError
 from conftest import write_idx
@@ -180,6 +186,80 @@ def test_unknown_name_lists_valid_names(tmp_path):
     with pytest.raises(ConfigError):
         dataset_info("imagefolder:")
     assert issubclass(ConfigError, InfomaxError)
+
+
+def test_one_registration_is_seen_everywhere(tmp_path, monkeypatch):
+    """A toy set registered once is named, spelled, described, read, fetched and labelled."""
+    from infomax import report
+
+    def read_toy(entry, directory, split, transform):
+        (filename,) = entry.layout.files[split]
+        raw = np.frombuffer((directory / filename).read_bytes(), dtype=np.uint8)
+        images = torch.from_numpy(raw.copy()).view(-1, 1, 2, 2)
+        return registry.ArrayImageDataset(images, torch.arange(len(images)) % 3, transform)
+
+    def fetch_toy(root):
+        (root / "Toy").mkdir(parents=True)
+        (root / "Toy" / "toy_test.bin").write_bytes(bytes(range(8)))
+
+    toy = DataSetEntry(
+        DatasetInfo("toy", 2, 1, 3, (0.5,), (0.25,), False),
+        registry._Layout(
+            "Toy", {"pretrain": ("toy_train.bin",), "train": ("toy_train.bin",),
+                    "test": ("toy_test.bin",)}, False, "Expected Toy/toy_*.bin under the data root"
+        ),
+        read_toy,
+        fetch_toy,
+        aliases=("toy-set",),
+        class_names=("a", "b", "c"),
+    )
+    (tmp_path / "Toy").mkdir()
+    (tmp_path / "Toy" / "toy_train.bin").write_bytes(bytes(range(12)))
+    before = dict(DATASETS)
+    try:
+        assert register_dataset(toy) is toy and list(DATASETS)[-1] == "toy"
+        assert canonical_data_name("Toy-Set") == canonical_data_name(" TOY ") == "toy"
+        assert valid_data_names().endswith("stl10, toy, imagefolder:<path>")
+        assert dataset_info("toy-set") is toy.info
+        train = build_dataset("toy", "train", tmp_path, download=False)
+        assert len(train) == 3 and labels_of(train) == [0, 1, 2]
+        assert torch.equal(train[1][0], torch.tensor([[[4, 5], [6, 7]]], dtype=torch.uint8))
+        with pytest.raises(DataNotFoundError) as err:
+            build_dataset("toy", "test", tmp_path, download=False)
+        text = assert_one_line(err.value)
+        assert text.startswith("toy not found") and "(lacks toy_test.bin)" in text
+        assert text.endswith("Expected Toy/toy_*.bin under the data root.")
+        monkeypatch.setattr(registry, "_download", REAL_DOWNLOAD)  # the entry's own download
+        assert len(build_dataset("toy", "test", tmp_path / "fresh", download=True)) == 2
+        assert class_names("TOY") == ("a", "b", "c")
+        assert report.class_names("toy", 3) == ["a", "b", "c"]
+        with pytest.raises(ValueError):
+            register_dataset(toy)  # once only, and no spelling twice
+        with pytest.raises(ValueError):
+            register_dataset(DataSetEntry(DatasetInfo("toy2", 2, 1, 3, (0.5,), (0.25,), False),
+                                          toy.layout, read_toy, fetch_toy, aliases=("cifar-10",)))
+    finally:
+        DATASETS.clear()
+        DATASETS.update(before)
+    with pytest.raises(ConfigError) as err:
+        canonical_data_name("toy")
+    assert "toy" not in valid_data_names() and "valid names: fashion-mnist," in str(err.value)
+    assert report.class_names("toy", 3) == ["0", "1", "2"]
+
+
+def test_class_names():
+    from infomax import report
+
+    assert class_names("fashion-mnist") == ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                            "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+    assert class_names("mnist") == tuple("0123456789")
+    assert class_names("cifar10")[:2] == ("airplane", "automobile") and len(class_names("cifar10")) == 10
+    assert class_names("stl10")[:3] == ("airplane", "bird", "car") and len(class_names("stl10")) == 10
+    assert class_names("cifar100") is None
+    assert report.class_names("cifar100", 100) == [str(i) for i in range(100)]
+    assert report.class_names("cifar10", 100) == [str(i) for i in range(100)]  # wrong count
+    with pytest.raises(ConfigError):
+        class_names("imagenette")
 
 
 def test_unknown_split(tmp_path):

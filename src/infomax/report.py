@@ -45,17 +45,6 @@ QUERIES = 8
 NEIGHBOURS = 8
 SAME, DIFFERENT, QUERY = "#1a9641", "#d7191c", "#2c5aa0"
 
-# Class names of the named data sets (the registry knows only their number).
-CLASS_NAMES: dict[str, tuple[str, ...]] = {
-    "fashion-mnist": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
-                      "Sneaker", "Bag", "Ankle boot"),
-    "mnist": tuple(str(i) for i in range(10)),
-    "cifar10": ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
-                "truck"),
-    "stl10": ("airplane", "bird", "car", "cat", "deer", "dog", "horse", "monkey", "ship",
-              "truck"),
-}
-
 PROTOCOL_LABELS = {"linear": "linear probe", "mlp": "MLP probe", "knn": "weighted kNN",
                    "pixels": "raw-pixel linear baseline", "fractions": "linear, label fraction"}
 COLUMN_LABELS = {"top1": "top-1", "top5": "top-5", "train_top1": "train top-1", "k": "k",
@@ -90,15 +79,15 @@ def _empty(ax: Any, text: str) -> None:
 
 def class_names(data: str, num_classes: int) -> list[str]:
     """Names of the classes of data set ``data``: the known names of the named sets, the
-    class folders of an image folder, else the class indices as text."""
+    class folders of an image folder (the registry's ``class_names``), else the class
+    indices as text."""
     from infomax.data import registry
 
-    names: Iterable[str] | None = CLASS_NAMES.get(data)
-    if names is None and data.startswith(registry.IMAGEFOLDER_PREFIX):
-        try:
-            names = registry._imagefolder_layout(data)[3]
-        except Exception:  # the folder moved since the features were made
-            names = None
+    names: Iterable[str] | None
+    try:
+        names = registry.class_names(data)
+    except Exception:  # an unknown name, or the folder moved since the features were made
+        names = None
     names = list(names) if names is not None else []
     if len(names) != num_classes:
         names = [str(i) for i in range(num_classes)]

@@ -2,10 +2,17 @@
 
 from infomax.data.registry import (
     DATASET_NAMES,
+    DATASETS,
+    IMAGEFOLDER_PREFIX,
+    DataSetEntry,
     DatasetInfo,
     build_dataset,
+    canonical_data_name,
+    class_names,
     dataset_info,
+    register_dataset,
     resolve_data_root,
+    valid_data_names,
 )
 from infomax.data.views import (
     TwoViews,
@@ -17,15 +24,22 @@ from infomax.data.views import (
 )
 
 __all__ = [
+    "DATASETS",
     "DATASET_NAMES",
+    "IMAGEFOLDER_PREFIX",
+    "DataSetEntry",
     "DatasetInfo",
     "TwoViews",
     "build_dataset",
+    "canonical_data_name",
+    "class_names",
     "dataset_info",
     "geometric_test_view",
     "geometric_view",
     "photometric_view",
+    "register_dataset",
     "resolve_data_root",
     "test_view",
     "train_view",
+    "valid_data_names",
 ]

@@ -6,6 +6,12 @@ read once into memory; STL-10 is memory-mapped (its unlabeled part alone is 2.7 
 folders are decoded per item, every image mode to RGB, and a file that cannot be decoded is
 an error naming it or, on request, skipped (``ImageFileDataset``).
 
+Each named set is one ``DataSetEntry`` in ``DATASETS``, registered with ``register_dataset``
+next to its reader: its name and other spellings, constants, torchvision layout, reader,
+download and class names. The names, spellings, constants and readers used everywhere else
+(``DATASET_NAMES``, ``canonical_data_name``, ``dataset_info``, ``build_dataset``,
+``class_names``) are read from there.
+
 Look-up order for the named sets: torchvision's on-disk layout under the data root, then the
 system directories in ``SYSTEM_DIRS``, then torchvision's download (when ``download`` is
 True). The found location is remembered per (name, data root).
@@ -25,6 +31,7 @@ import pickle
 import struct
 import sys
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -32,22 +39,28 @@ import numpy as np
 import torch
 from torch.utils.data import ConcatDataset, Dataset
 
-from infomax.config import DATA_SETS, IMAGEFOLDER_PREFIX
-from infomax.config import canonical_data_name as _canonical
 from infomax.errors import BadImageError, ConfigError, DataNotFoundError
 
 __all__ = [
+    "DATASETS",
     "DATASET_NAMES",
+    "DATA_ALIASES",
+    "DATA_SETS",
     "DEFAULT_DATA_ROOT",
     "ENV_VAR",
     "IMAGEFOLDER_PREFIX",
     "SPLITS",
     "SYSTEM_DIRS",
+    "DataSetEntry",
     "DatasetInfo",
     "build_dataset",
+    "canonical_data_name",
+    "class_names",
     "dataset_info",
     "forget_locations",
+    "register_dataset",
     "resolve_data_root",
+    "valid_data_names",
 ]
 
 
@@ -64,33 +77,18 @@ class DatasetInfo:
     pad_to_32: bool  # True for 28x28 grayscale sets (padded 28 -> 32 with zeros)
 
 
-# The names (and their other spellings) are infomax.config's: a config is checked there.
-DATASET_NAMES: tuple[str, ...] = DATA_SETS
 SPLITS: tuple[str, ...] = ("pretrain", "train", "test")
 ENV_VAR = "INFOMAX_DATA"
 DEFAULT_DATA_ROOT = "~/.cache/infomax/data"
+IMAGEFOLDER_PREFIX = "imagefolder:"
 
-# Directories searched after the data root, per data set (tests monkeypatch this).
-SYSTEM_DIRS: dict[str, tuple[Path, ...]] = {
-    "fashion-mnist": (Path("/usr/share/datasets/fashion-mnist"),),
-}
+# Directories searched after the data root, per data set: each entry's ``system_dirs``,
+# put here by ``register_dataset`` (tests monkeypatch this).
+SYSTEM_DIRS: dict[str, tuple[Path, ...]] = {}
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
-_INFOS: dict[str, DatasetInfo] = {
-    "fashion-mnist": DatasetInfo("fashion-mnist", 32, 1, 10, (0.2860,), (0.3530,), True),
-    "mnist": DatasetInfo("mnist", 32, 1, 10, (0.1307,), (0.3081,), True),
-    "cifar10": DatasetInfo(
-        "cifar10", 32, 3, 10, (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616), False
-    ),
-    "cifar100": DatasetInfo(
-        "cifar100", 32, 3, 100, (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762), False
-    ),
-    "stl10": DatasetInfo(
-        "stl10", 64, 3, 10, (0.4467, 0.4398, 0.4066), (0.2603, 0.2566, 0.2713), False
-    ),
-}
 
 @dataclass(frozen=True)
 class _Layout:
@@ -102,57 +100,65 @@ class _Layout:
     expected: str  # how to get it, for the not-found message
 
 
-_MNIST_FILES = {
-    "pretrain": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
-}
-_CIFAR10_TRAIN = tuple(f"data_batch_{i}" for i in range(1, 6))
+@dataclass(frozen=True)
+class DataSetEntry:
+    """Everything about one named data set; ``register_dataset`` adds it to ``DATASETS``."""
 
-_LAYOUTS: dict[str, _Layout] = {
-    "fashion-mnist": _Layout(
-        "FashionMNIST/raw",
-        _MNIST_FILES,
-        True,
-        "Get it with 'apt-get install dataset-fashion-mnist' or run with internet access, "
-        "or pass --data-dir to where it is",
-    ),
-    "mnist": _Layout(
-        "MNIST/raw",
-        _MNIST_FILES,
-        True,
-        "Expected MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz] under the data "
-        "root; run once with internet access to download it, or pass --data-dir to where it is",
-    ),
-    "cifar10": _Layout(
-        "cifar-10-batches-py",
-        {"pretrain": _CIFAR10_TRAIN, "train": _CIFAR10_TRAIN, "test": ("test_batch",)},
-        False,
-        "Expected cifar-10-batches-py/ (the python version, cifar-10-python.tar.gz from "
-        "https://www.cs.toronto.edu/~kriz/cifar.html, unpacked) under the data root; run once "
-        "with internet access to download it, or pass --data-dir to where it is",
-    ),
-    "cifar100": _Layout(
-        "cifar-100-python",
-        {"pretrain": ("train",), "train": ("train",), "test": ("test",)},
-        False,
-        "Expected cifar-100-python/ (the python version, cifar-100-python.tar.gz from "
-        "https://www.cs.toronto.edu/~kriz/cifar.html, unpacked) under the data root; run once "
-        "with internet access to download it, or pass --data-dir to where it is",
-    ),
-    "stl10": _Layout(
-        "stl10_binary",
-        {
-            "pretrain": ("train_X.bin", "train_y.bin", "unlabeled_X.bin"),
-            "train": ("train_X.bin", "train_y.bin"),
-            "test": ("test_X.bin", "test_y.bin"),
-        },
-        False,
-        "Expected stl10_binary/ (stl10_binary.tar.gz from https://cs.stanford.edu/~acoates/stl10/, "
-        "unpacked) under the data root; run once with internet access to download it, or pass "
-        "--data-dir to where it is",
-    ),
-}
+    info: DatasetInfo  # its constants; ``info.name`` is the registry name
+    layout: _Layout  # where its files are under the data root
+    # (entry, directory holding the layout's files, split, transform) -> the split's Dataset
+    reader: Callable[[DataSetEntry, Path, str, Callable | None], Dataset]
+    download: Callable[[Path], None]  # fetch it into ``layout`` under the given data root
+    aliases: tuple[str, ...] = ()  # other spellings, lower case ("cifar-10")
+    class_names: tuple[str, ...] | None = None  # None: the report shows class indices
+    system_dirs: tuple[Path, ...] = ()  # searched after the data root
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+
+# The named data sets, in registration order.
+DATASETS: dict[str, DataSetEntry] = {}
+
+
+def register_dataset(entry: DataSetEntry) -> DataSetEntry:
+    """Add ``entry`` to ``DATASETS`` (its name and aliases must be new); returns it."""
+    name = entry.name
+    if name != name.strip().lower() or not name or name.startswith(IMAGEFOLDER_PREFIX):
+        raise ValueError(
+            f"data set name {name!r} must be lower case and not start with {IMAGEFOLDER_PREFIX!r}"
+        )
+    for spelling in (name, *entry.aliases):
+        if spelling != spelling.strip().lower():
+            raise ValueError(f"data set {name}: spelling {spelling!r} must be lower case")
+        if _lookup(spelling) is not None:
+            raise ValueError(f"data set {name}: {spelling!r} is already registered")
+    DATASETS[name] = entry
+    if entry.system_dirs:
+        SYSTEM_DIRS[name] = entry.system_dirs
+    return entry
+
+
+def _lookup(key: str) -> DataSetEntry | None:
+    """The entry named or spelled ``key`` (already lower case), or None."""
+    entry = DATASETS.get(key)
+    if entry is None:
+        entry = next((e for e in DATASETS.values() if key in e.aliases), None)
+    return entry
+
+
+def _torchvision_download(cls_name: str, **kwargs) -> Callable[[Path], None]:
+    """A download through torchvision's ``cls_name`` (which checks md5), of the split named by
+    ``kwargs``: torchvision fetches the whole archive for any split."""
+
+    def download(root: Path) -> None:
+        import torchvision.datasets as tvd
+
+        getattr(tvd, cls_name)(str(root), download=True, **kwargs)
+
+    return download
+
 
 # (name, data root) -> directory the data set was found in.
 _LOCATIONS: dict[tuple[str, str], Path] = {}
@@ -176,19 +182,51 @@ def resolve_data_root(data_dir: str | os.PathLike | None) -> Path:
     return Path(DEFAULT_DATA_ROOT).expanduser()
 
 
+def valid_data_names() -> str:
+    return ", ".join(tuple(DATASETS) + (IMAGEFOLDER_PREFIX + "<path>",))
+
+
+def canonical_data_name(name: str) -> str:
+    """The registry name for ``name`` (case and a few spellings forgiven), or ConfigError.
+    ``imagefolder:<path>`` is returned as given; its folder is not looked at here."""
+    if not isinstance(name, str):
+        raise ConfigError(f"data set name must be a string, got {name!r}; valid names: "
+                          f"{valid_data_names()}")
+    if name.startswith(IMAGEFOLDER_PREFIX):
+        if not name[len(IMAGEFOLDER_PREFIX):].strip():
+            raise ConfigError(
+                f"data set {name!r} names no folder; write {IMAGEFOLDER_PREFIX}<path>, "
+                f"with <path>/train/<class>/<image> and <path>/val/<class>/<image>")
+        return name
+    entry = _lookup(name.strip().lower())
+    if entry is None:
+        raise ConfigError(f"unknown data set {name!r}; valid names: {valid_data_names()}")
+    return entry.name
+
+
+def class_names(name: str) -> tuple[str, ...] | None:
+    """The class names of data set ``name`` (spellings forgiven), in label order: a named
+    set's (None where it has none), an image folder's class folders; ConfigError for an
+    unknown name, DataNotFoundError for a missing or malformed image folder."""
+    key = canonical_data_name(name)
+    if key.startswith(IMAGEFOLDER_PREFIX):
+        return tuple(_imagefolder_layout(key)[3])
+    return DATASETS[key].class_names
+
+
 def dataset_info(name: str) -> DatasetInfo:
     """Constants of data set ``name``; ConfigError for an unknown name.
 
     For ``imagefolder:<path>`` the folder is inspected (the number of classes is the number
     of class folders in ``<path>/train``), so a missing folder raises DataNotFoundError.
     """
-    key = _canonical(name)
+    key = canonical_data_name(name)
     if key.startswith(IMAGEFOLDER_PREFIX):
         path, _, _, classes = _imagefolder_layout(key)
         return DatasetInfo(
             IMAGEFOLDER_PREFIX + str(path), 128, 3, len(classes), IMAGENET_MEAN, IMAGENET_STD, False
         )
-    return _INFOS[key]
+    return DATASETS[key].info
 
 
 def build_dataset(
@@ -207,18 +245,15 @@ def build_dataset(
     ``root`` is not used; an image file that cannot be decoded raises BadImageError, or with
     ``skip_unreadable`` is reported and replaced (see ``ImageFileDataset``).
     """
-    key = _canonical(name)
+    key = canonical_data_name(name)
     if split not in SPLITS:
         raise ConfigError(f"unknown split {split!r}; valid splits: {', '.join(SPLITS)}")
     if key.startswith(IMAGEFOLDER_PREFIX):
         return _build_imagefolder(key, split, transform, skip_unreadable)
     root = resolve_data_root(root)
     where = _locate(key, split, root, download)
-    if key in ("mnist", "fashion-mnist"):
-        return _read_mnist(key, where, split, transform)
-    if key in ("cifar10", "cifar100"):
-        return _read_cifar(key, where, split, transform)
-    return _read_stl10(where, split, transform)
+    entry = DATASETS[key]
+    return entry.reader(entry, where, split, transform)
 
 
 # ----------------------------------------------------------------------------- locating files
@@ -259,24 +294,13 @@ def _short_reason(exc: BaseException) -> str:
 
 def _download(name: str, root: Path) -> None:
     """Download ``name`` into its torchvision layout under ``root`` (torchvision checks md5)."""
-    import torchvision.datasets as tvd
-
     root.mkdir(parents=True, exist_ok=True)
-    if name == "stl10":
-        tvd.STL10(str(root), split="test", download=True)
-        return
-    cls = {
-        "mnist": tvd.MNIST,
-        "fashion-mnist": tvd.FashionMNIST,
-        "cifar10": tvd.CIFAR10,
-        "cifar100": tvd.CIFAR100,
-    }[name]
-    cls(str(root), train=False, download=True)
+    DATASETS[name].download(root)
 
 
 def _locate(name: str, split: str, root: Path, download: bool) -> Path:
     """The directory holding the files ``split`` of ``name`` needs; DataNotFoundError if none."""
-    layout = _LAYOUTS[name]
+    layout = DATASETS[name].layout
     needed = layout.files[split]
     key = (name, str(root))
     cached = _LOCATIONS.get(key)
@@ -369,8 +393,11 @@ def _read_idx(name: str, path: Path) -> np.ndarray:
     return np.frombuffer(bytearray(raw[start:]), dtype=np.uint8).reshape(dims)
 
 
-def _read_mnist(name: str, directory: Path, split: str, transform: Callable | None) -> Dataset:
-    image_file, label_file = _LAYOUTS[name].files[split]
+def _read_mnist(
+    entry: DataSetEntry, directory: Path, split: str, transform: Callable | None
+) -> Dataset:
+    name = entry.name
+    image_file, label_file = entry.layout.files[split]
     image_path = _existing(directory, image_file, True)
     label_path = _existing(directory, label_file, True)
     images = _read_idx(name, image_path)
@@ -386,6 +413,44 @@ def _read_mnist(name: str, directory: Path, split: str, transform: Callable | No
     )
 
 
+_MNIST_FILES = {
+    "pretrain": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+
+register_dataset(DataSetEntry(
+    DatasetInfo("fashion-mnist", 32, 1, 10, (0.2860,), (0.3530,), True),
+    _Layout(
+        "FashionMNIST/raw",
+        _MNIST_FILES,
+        True,
+        "Get it with 'apt-get install dataset-fashion-mnist' or run with internet access, "
+        "or pass --data-dir to where it is",
+    ),
+    _read_mnist,
+    _torchvision_download("FashionMNIST", train=False),
+    aliases=("fashion_mnist", "fashionmnist", "fmnist"),
+    class_names=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                 "Sneaker", "Bag", "Ankle boot"),
+    system_dirs=(Path("/usr/share/datasets/fashion-mnist"),),
+))
+
+register_dataset(DataSetEntry(
+    DatasetInfo("mnist", 32, 1, 10, (0.1307,), (0.3081,), True),
+    _Layout(
+        "MNIST/raw",
+        _MNIST_FILES,
+        True,
+        "Expected MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz] under the data "
+        "root; run once with internet access to download it, or pass --data-dir to where it is",
+    ),
+    _read_mnist,
+    _torchvision_download("MNIST", train=False),
+    class_names=tuple(str(i) for i in range(10)),
+))
+
+
 def _entry(d: dict, key: str):
     """``d[key]`` for a pickle loaded from Python 2 (str keys) or written by Python 3 (bytes keys)."""
     if key in d:
@@ -393,10 +458,13 @@ def _entry(d: dict, key: str):
     return d[key.encode()]
 
 
-def _read_cifar(name: str, directory: Path, split: str, transform: Callable | None) -> Dataset:
-    label_key = "labels" if name == "cifar10" else "fine_labels"
+def _read_cifar(
+    entry: DataSetEntry, directory: Path, split: str, transform: Callable | None, *, label_key: str
+) -> Dataset:
+    """A CIFAR split: pickled batches holding ``data`` and the labels under ``label_key``."""
+    name = entry.name
     images, labels = [], []
-    for filename in _LAYOUTS[name].files[split]:
+    for filename in entry.layout.files[split]:
         path = directory / filename
         try:
             with open(path, "rb") as f:
@@ -413,11 +481,51 @@ def _read_cifar(name: str, directory: Path, split: str, transform: Callable | No
         labels.append(batch_labels)
     data = np.concatenate(images).reshape(-1, 3, 32, 32)  # rows are R, G, B planes: already CHW
     targets = np.concatenate(labels)
-    num_classes = _INFOS[name].num_classes
+    num_classes = entry.info.num_classes
     if targets.size and (targets.min() < 0 or targets.max() >= num_classes):
         raise _damaged(name, directory, f"labels outside 0..{num_classes - 1}")
     images = torch.from_numpy(np.ascontiguousarray(data))
     return ArrayImageDataset(images, torch.from_numpy(targets), transform)
+
+
+def _cifar_layout(folder: str, archive: str, train: tuple[str, ...], test: str) -> _Layout:
+    """The layout of a CIFAR set's python version (``archive`` unpacked into ``folder``)."""
+    return _Layout(
+        folder,
+        {"pretrain": train, "train": train, "test": (test,)},
+        False,
+        f"Expected {folder}/ (the python version, {archive} from "
+        "https://www.cs.toronto.edu/~kriz/cifar.html, unpacked) under the data root; run once "
+        "with internet access to download it, or pass --data-dir to where it is",
+    )
+
+
+register_dataset(DataSetEntry(
+    DatasetInfo(
+        "cifar10", 32, 3, 10, (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616), False
+    ),
+    _cifar_layout(
+        "cifar-10-batches-py",
+        "cifar-10-python.tar.gz",
+        tuple(f"data_batch_{i}" for i in range(1, 6)),
+        "test_batch",
+    ),
+    partial(_read_cifar, label_key="labels"),
+    _torchvision_download("CIFAR10", train=False),
+    aliases=("cifar-10", "cifar_10"),
+    class_names=("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
+                 "truck"),
+))
+
+register_dataset(DataSetEntry(
+    DatasetInfo(
+        "cifar100", 32, 3, 100, (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762), False
+    ),
+    _cifar_layout("cifar-100-python", "cifar-100-python.tar.gz", ("train",), "test"),
+    partial(_read_cifar, label_key="fine_labels"),
+    _torchvision_download("CIFAR100", train=False),
+    aliases=("cifar-100", "cifar_100"),
+))
 
 
 # ----------------------------------------------------------------------------- STL-10
@@ -479,35 +587,73 @@ class _ConcatWithTargets(ConcatDataset):
 
 
 def _stl_part(
-    directory: Path, x_file: str, y_file: str | None, transform: Callable | None
+    name: str, directory: Path, x_file: str, y_file: str | None, transform: Callable | None
 ) -> STL10BinaryDataset:
     x_path = directory / x_file
     size = x_path.stat().st_size
     if size % _STL_BYTES:
-        raise _damaged("stl10", x_path, f"{size} bytes is not a whole number of 3x96x96 images")
+        raise _damaged(name, x_path, f"{size} bytes is not a whole number of 3x96x96 images")
     count = size // _STL_BYTES
     if count == 0:
-        raise _damaged("stl10", x_path, "the file is empty")
+        raise _damaged(name, x_path, "the file is empty")
     targets = None
     if y_file is not None:
         y_path = directory / y_file
         labels = np.fromfile(y_path, dtype=np.uint8).astype(np.int64)
         if labels.shape[0] != count:
-            raise _damaged("stl10", y_path, f"{labels.shape[0]} labels for {count} images")
+            raise _damaged(name, y_path, f"{labels.shape[0]} labels for {count} images")
         if labels.size and (labels.min() < 1 or labels.max() > 10):
-            raise _damaged("stl10", y_path, "labels outside 1..10")
+            raise _damaged(name, y_path, "labels outside 1..10")
         targets = torch.from_numpy(labels - 1)  # 1-based on disk
     return STL10BinaryDataset(x_path, targets, count, transform)
 
 
-def _read_stl10(directory: Path, split: str, transform: Callable | None) -> Dataset:
+def _read_stl10(
+    entry: DataSetEntry, directory: Path, split: str, transform: Callable | None
+) -> Dataset:
+    name = entry.name
     if split == "test":
-        return _stl_part(directory, "test_X.bin", "test_y.bin", transform)
-    train = _stl_part(directory, "train_X.bin", "train_y.bin", transform)
+        return _stl_part(name, directory, "test_X.bin", "test_y.bin", transform)
+    train = _stl_part(name, directory, "train_X.bin", "train_y.bin", transform)
     if split == "train":
         return train
-    unlabeled = _stl_part(directory, "unlabeled_X.bin", None, transform)
+    unlabeled = _stl_part(name, directory, "unlabeled_X.bin", None, transform)
     return _ConcatWithTargets([train, unlabeled])
+
+
+register_dataset(DataSetEntry(
+    DatasetInfo(
+        "stl10", 64, 3, 10, (0.4467, 0.4398, 0.4066), (0.2603, 0.2566, 0.2713), False
+    ),
+    _Layout(
+        "stl10_binary",
+        {
+            "pretrain": ("train_X.bin", "train_y.bin", "unlabeled_X.bin"),
+            "train": ("train_X.bin", "train_y.bin"),
+            "test": ("test_X.bin", "test_y.bin"),
+        },
+        False,
+        "Expected stl10_binary/ (stl10_binary.tar.gz from https://cs.stanford.edu/~acoates/stl10/, "
+        "unpacked) under the data root; run once with internet access to download it, or pass "
+        "--data-dir to where it is",
+    ),
+    _read_stl10,
+    _torchvision_download("STL10", split="test"),
+    aliases=("stl-10", "stl_10"),
+    class_names=("airplane", "bird", "car", "cat", "deer", "dog", "horse", "monkey", "ship",
+                 "truck"),
+))
+
+
+# ----------------------------------------------------------------------------- the names
+
+# The registered sets' names and other spellings (``infomax.config`` checks ``data.name``
+# with ``canonical_data_name``, which reads ``DATASETS`` itself).
+DATASET_NAMES: tuple[str, ...] = tuple(DATASETS)
+DATA_SETS = DATASET_NAMES
+DATA_ALIASES: dict[str, str] = {
+    alias: entry.name for entry in DATASETS.values() for alias in entry.aliases
+}
 
 
 # ----------------------------------------------------------------------------- image folders
