@@ -34,11 +34,11 @@ from torch.utils.data import DataLoader
 from infomax.data.registry import build_dataset, dataset_info, resolve_data_root
 from infomax.data.views import TwoViews
 from infomax.engine.probe import run_probe
-from infomax.engine.train import config_from_run, load_method
 from infomax.eval.features import checkpoint_features
 from infomax.losses import clipped_cross_entropy
-from infomax.methods.base import WarmupMultiStep
+from infomax.methods.schedule import WarmupMultiStep
 from infomax.nn.probes import linear_head
+from infomax.runs import config_from_run, load_method
 
 
 def one_pass(x: torch.Tensor, y: torch.Tensor, xte: torch.Tensor, yte: torch.Tensor,

@@ -42,15 +42,16 @@ from pathlib import Path
 import torch
 
 from infomax import cli
+from infomax.data import batch as batch_module
 from infomax.data import views
 from infomax.data.registry import dataset_info
 from infomax.engine.probe import run_probe
-from infomax.engine.train import load_method
 from infomax.eval.features import checkpoint_features
 from infomax.losses import clipped_cross_entropy
-from infomax.methods import base
 from infomax.methods.amdim import AMDIM
+from infomax.methods.schedule import WarmupMultiStep
 from infomax.nn.probes import linear_head
+from infomax.runs import load_method
 
 
 class SideHead:
@@ -100,11 +101,11 @@ def install(lrs: list[float], decays: list[float], cosine: bool,
     recent: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {"aug": [], "clean": []}
     draw = torch.Generator().manual_seed(0)  # replay draws, apart from the run's stream
     if cosine:
-        def cosine_factor(self: base.WarmupMultiStep, step: int) -> float:
+        def cosine_factor(self: WarmupMultiStep, step: int) -> float:
             warm = min(1.0, (step + 1) / self.warmup) if self.warmup > 0 else 1.0
             t = min(step, self.total_steps) / max(1, self.total_steps)
             return warm * 0.5 * (1 + math.cos(math.pi * t))
-        base.WarmupMultiStep.__call__ = cosine_factor
+        WarmupMultiStep.__call__ = cosine_factor
 
     two_views = views.TwoViews.__call__
     clean_view = views.test_view(dataset_info("fashion-mnist"))
@@ -114,22 +115,22 @@ def install(lrs: list[float], decays: list[float], cosine: bool,
         return a, b, clean_view(img)
     views.TwoViews.__call__ = three_views
 
-    # The third view travels beside the batch (the online probes, configured for the
-    # augmented views, see only the two).
-    compute_losses = base.SSLMethod.compute_losses
+    # The third view travels in the batch's test_view (the online probes, configured for
+    # the augmented views, leave it alone).
+    collate = batch_module.BatchCollate.__call__
 
-    def compute_losses_setting_the_clean_view_aside(self, batch):  # noqa: ANN001, ANN202
-        (x1, x2, xc), *rest = batch
-        self._side_clean = xc
-        return compute_losses(self, ((x1, x2), *rest))
-    base.SSLMethod.compute_losses = compute_losses_setting_the_clean_view_aside
+    def collate_keeping_the_clean_view(self, items):  # noqa: ANN001, ANN202
+        batch = collate(self, items)
+        batch.test_view = torch.stack([item[0][2] for item in items])
+        return batch
+    batch_module.BatchCollate.__call__ = collate_keeping_the_clean_view
 
     ssl_step = AMDIM.ssl_step
 
     def ssl_step_with_side_heads(self: AMDIM, batch):  # noqa: ANN001, ANN202
-        (x1, x2), y = batch
-        xc = self._side_clean
-        loss, logs, feats, labels = ssl_step(self, ((x1, x2), y))
+        y, xc = batch.labels, batch.test_view
+        out = ssl_step(self, batch)
+        feats, labels = out.features, out.labels
         if self.training:
             aug = feats.detach().float()
             if not heads:
@@ -163,7 +164,7 @@ def install(lrs: list[float], decays: list[float], cosine: bool,
                     head.update(*recent[source][-1])
                     for i in picks:
                         head.update(*recent[source][i])
-        return loss, logs, feats, labels
+        return out
     AMDIM.ssl_step = ssl_step_with_side_heads
     return heads
 

@@ -53,6 +53,10 @@ BAD = [
     ("unknown-preset", ["pretrain", "--preset", "cifar11"], 2, ["preset", "cifar11", *PRESETS]),
     ("unknown-data-set", ["pretrain", "data.name=imagenette"], 2,
      ["data.name", "imagenette", *DATA_SETS]),
+    ("unknown-data-flag", ["pretrain", "--data", "imagenette"], 2,
+     ["data.name", "unknown data set", "imagenette", *DATA_SETS]),
+    ("unknown-data-flag-after-override", ["pretrain", "train.epochs=1", "--data", "cifar11"], 2,
+     ["data.name", "unknown data set", "cifar11", *DATA_SETS]),
     ("imagefolder-without-path", ["pretrain", "data.name=imagefolder: "], 2,
      ["data.name", "imagefolder:", "imagefolder:<path>"]),
     ("bad-precision-flag", ["pretrain", "--precision", "fp8"], 2,
@@ -172,6 +176,10 @@ BAD = [
     ("unknown-command", ["frobnicate"], 2, ["frobnicate", "pretrain", "probe"]),
     ("int-flag-not-int", ["pretrain", "--seed", "abc"], 2, ["--seed", "abc", "int"]),
     ("unknown-option", ["pretrain", "--bogus"], 2, ["--bogus"]),
+    ("abbreviated-option", ["pretrain", "--pres", "fmnist-tiny"], 2,
+     ["unrecognized arguments: --pres"]),
+    ("abbreviated-flag", ["pretrain", "--no-prog"], 2, ["unrecognized arguments: --no-prog"]),
+    ("ambiguous-abbreviation", ["pretrain", "--pre", "32"], 2, ["unrecognized arguments: --pre"]),
 ]
 
 
@@ -249,6 +257,11 @@ PROCESS = [
     (["config", "data.name=imagenette"], 2,
      "infomax: error: data.name: unknown data set 'imagenette'; valid names: fashion-mnist, "
      "mnist, cifar10, cifar100, stl10, imagefolder:<path>"),
+    (["pretrain", "--data", "imagenette", "--out", "runs"], 2,
+     "infomax: error: data.name: unknown data set 'imagenette'; valid names: fashion-mnist, "
+     "mnist, cifar10, cifar100, stl10, imagefolder:<path>"),
+    (["pretrain", "--pres", "fmnist-tiny"], 2,
+     "infomax: error: unrecognized arguments: --pres (see 'infomax --help')"),
     (["probe", "none.ckpt", "--knn-k", "many"], 2,
      "infomax: error: argument --knn-k: invalid int value: 'many' (see 'infomax probe --help')"),
 ]

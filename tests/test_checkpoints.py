@@ -16,7 +16,7 @@ from conftest import isolated_registry, tiny_args
 from infomax import load_encoder
 from infomax.cli import main
 from infomax.files import atomic_save, check_archive, stale_temp_files
-from infomax.engine.train import read_checkpoint
+from infomax.runs import read_checkpoint
 from infomax.errors import InfomaxError, UnreadableCheckpointError
 
 # Two epochs of two steps: last.ckpt (step 4), last.prev.ckpt (step 2), best.ckpt.

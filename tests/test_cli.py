@@ -231,7 +231,7 @@ def test_tiny_settings_are_valid():
 
 def test_augment_flag_sets_strong_views(fake_fmnist, tmp_path):
     from infomax.data.module import PretrainData
-    from infomax.engine.train import config_from_run
+    from infomax.runs import config_from_run
 
     argv = tiny_args(fake_fmnist, tmp_path, "train.epochs=1", "train.limit_train_batches=1")
     assert main(argv[:1] + ["--augment", "strong"] + argv[1:]) == 0
@@ -243,3 +243,164 @@ def test_augment_flag_sets_strong_views(fake_fmnist, tmp_path):
     while hasattr(dataset, "dataset"):  # subsets and wrappers
         dataset = dataset.dataset
     assert "RandAugment" in repr(dataset.transform.view)
+
+
+# ------------------------------------------------------------ the command line's own habits
+
+
+def pretrain_config(argv: list[str], monkeypatch) -> tuple:
+    """The Config and the resume argument ``infomax pretrain`` hands to the training."""
+    import infomax.engine.train
+
+    seen = []
+
+    def stop(cfg, **kwargs):
+        seen.append((cfg, kwargs))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(infomax.engine.train, "pretrain", stop)
+    assert main(argv) == 130
+    (cfg, kwargs), = seen
+    return cfg, kwargs["resume"]
+
+
+PLACES = [
+    ["pretrain", "--preset", "fmnist-tiny", "train.epochs=3", "--out", "X", "--name", "Y"],
+    ["pretrain", "--preset", "fmnist-tiny", "--out", "X", "--name", "Y", "train.epochs=3"],
+    ["pretrain", "train.epochs=3", "--preset", "fmnist-tiny", "--out", "X", "--name", "Y"],
+    ["pretrain", "--preset", "fmnist-tiny", "--out", "X", "train.epochs=3", "--name", "Y"],
+]
+
+
+def test_pretrain_overrides_anywhere_on_the_line(monkeypatch, capfd):
+    configs = [pretrain_config(argv, monkeypatch)[0].to_dict() for argv in PLACES]
+    assert all(c == configs[0] for c in configs)
+    assert configs[0]["train"]["epochs"] == 3
+    assert (configs[0]["train"]["out_dir"], configs[0]["train"]["run_name"]) == ("X", "Y")
+    assert configs[0] == make_config("fmnist-tiny", ["train.epochs=3", "train.out_dir=X",
+                                                     "train.run_name=Y"]).to_dict()
+    # Among themselves the overrides keep their order: the last one wins.
+    cfg, _ = pretrain_config(["pretrain", "train.epochs=3", "--out", "X", "train.epochs=4"],
+                             monkeypatch)
+    assert cfg.train.epochs == 4
+
+
+def test_pretrain_resume_takes_no_override_for_its_path(monkeypatch, capfd):
+    for argv in (["pretrain", "--preset", "fmnist-tiny", "--resume", "train.epochs=3",
+                  "--out", "X", "optim.lr=1e-3"],
+                 ["pretrain", "--preset", "fmnist-tiny", "train.epochs=3", "--resume",
+                  "--out", "X", "optim.lr=1e-3"],
+                 ["pretrain", "--preset", "fmnist-tiny", "train.epochs=3", "--out", "X",
+                  "optim.lr=1e-3", "--resume"]):
+        cfg, resume = pretrain_config(argv, monkeypatch)
+        assert resume == "auto", argv
+        assert (cfg.train.epochs, cfg.optim.lr, cfg.train.out_dir) == (3, 1e-3, "X"), argv
+
+
+def test_pretrain_data_flag_sets_data_name(monkeypatch, capfd):
+    cfg, _ = pretrain_config(["pretrain", "--preset", "fmnist-tiny", "--data", "mnist"],
+                             monkeypatch)
+    assert cfg.data.name == "mnist"
+    same, _ = pretrain_config(["pretrain", "--preset", "fmnist-tiny", "data.name=mnist"],
+                              monkeypatch)
+    assert cfg.to_dict() == same.to_dict()
+
+
+def test_pretrain_bad_data_flag_fails_as_data_name_does(capfd):
+    lines = []
+    for argv in (["pretrain", "--data", "imagenette"], ["pretrain", "data.name=imagenette"]):
+        assert main(argv) == 2
+        out, err = capfd.readouterr()
+        assert out == "" and err.count("\n") == 1, err
+        lines.append(err)
+    assert lines[0] == lines[1]
+    assert lines[0].startswith("infomax: error: data.name: unknown data set 'imagenette'; "
+                               "valid names: fashion-mnist, ")
+
+
+def data_help(command: str, capfd) -> str:
+    with pytest.raises(SystemExit) as exit_:
+        main([command, "--help"])
+    assert exit_.value.code == 0
+    out, _ = capfd.readouterr()
+    block = out[out.index("  --data DATA "):]
+    block = block[: block.index("\n  -", 1)]
+    return " ".join(block.split())
+
+
+def test_data_flag_help_is_one_text_from_the_registry(capfd):
+    from infomax.data.registry import valid_data_names
+
+    texts = {c: data_help(c, capfd) for c in ("pretrain", "probe", "embed")}
+    assert len(set(texts.values())) == 1, texts
+    assert valid_data_names() in texts["pretrain"]
+
+
+def test_config_overrides_anywhere_on_the_line(capfd):
+    outputs = []
+    for argv in (["config", "--preset", "cifar10-small", "model.ndf=64", "optim.lr=1e-3"],
+                 ["config", "model.ndf=64", "--preset", "cifar10-small", "optim.lr=1e-3"],
+                 ["config", "model.ndf=64", "optim.lr=1e-3", "--preset", "cifar10-small"]):
+        rc, out, err = run(argv, capfd)
+        assert rc == 0 and err == "", err
+        outputs.append(out)
+    assert outputs[0] == outputs[1] == outputs[2]
+    assert yaml.safe_load(outputs[0]) == make_config(
+        "cifar10-small", ["model.ndf=64", "optim.lr=1e-3"]).to_dict()
+
+
+def test_bench_overrides_after_many_valued_options():
+    from infomax.cli import _parser
+
+    args = _parser().parse_args(["bench", "speed", "a.b=1", "--presets", "fmnist-tiny",
+                                 "c.d=2", "--precision", "32", "e.f=3", "--gemm-sizes", "64",
+                                 "g.h=4", "--steps", "1"])
+    assert (args.presets, args.precision, args.gemm_sizes, args.steps) == (
+        ["fmnist-tiny"], ["32"], [64], 1)
+    assert args.overrides == ["a.b=1", "c.d=2", "e.f=3", "g.h=4"]
+    args = _parser().parse_args(["bench", "loader", "--workers", "0", "1", "x.y=1",
+                                 "--batches", "2"])
+    assert (args.workers, args.batches, args.overrides) == ([0, 1], 2, ["x.y=1"])
+
+
+def test_ablate_overrides_anywhere_on_the_line(monkeypatch):
+    import infomax.studies.ablation
+
+    seen = []
+    monkeypatch.setattr(infomax.studies.ablation, "run", lambda options: seen.append(options) or 0)
+    for argv in (["ablate", "--preset", "fmnist-tiny", "train.seed=1", "--rows", "full",
+                  "single-scale", "model.ndf=16", "--seeds", "0", "1", "optim.lr=1e-3",
+                  "--epochs", "1"],
+                 ["ablate", "--preset", "fmnist-tiny", "--epochs", "1", "--rows", "full",
+                  "single-scale", "--seeds", "0", "1", "train.seed=1", "model.ndf=16",
+                  "optim.lr=1e-3"]):
+        assert main(argv) == 0
+    first, second = seen
+    assert first.rows == ("full", "single-scale") and first.seeds == (0, 1)
+    assert first.overrides == ("train.seed=1", "model.ndf=16", "optim.lr=1e-3")
+    assert first == second
+
+
+def parsers(parser):
+    """``parser`` and every subparser below it."""
+    import argparse
+
+    yield parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                yield from parsers(sub)
+
+
+def test_no_option_may_be_abbreviated(capfd):
+    from infomax.cli import _parser
+
+    every = list(parsers(_parser()))
+    assert len(every) > 10 and all(p.allow_abbrev is False for p in every)
+    for argv, option in ((["pretrain", "--pres", "fmnist-tiny"], "--pres"),
+                         (["pretrain", "--no-prog"], "--no-prog"),
+                         (["config", "--pre", "fmnist-tiny"], "--pre"),
+                         (["bench", "speed", "--step", "1"], "--step")):
+        rc, out, err = run(argv, capfd)
+        assert rc == 2 and out == "", argv
+        assert err == f"infomax: error: unrecognized arguments: {option} (see 'infomax --help')\n"

@@ -15,7 +15,7 @@ from infomax.config import make_config
 from infomax.data.registry import dataset_info
 from infomax.errors import ConfigError
 from infomax.losses.cmc import bank_softmax_loss, batch_softmax_loss
-from infomax.methods import METHODS
+from infomax.methods import METHODS, Batch
 from infomax.methods.cmc import LAB_CENTER, LAB_HALF_RANGE
 from infomax.nn.global_bn import convert_global_batchnorm
 
@@ -115,8 +115,8 @@ def test_lab_step_trains_both_encoders(negatives):
         before = (model.bank1.bank.clone(), model.bank2.bank.clone())
     x = torch.randn(4, 3, 32, 32)
     index = torch.tensor([0, 2, 4, 9])
-    loss, probe_loss, logs, logits, _ = model.compute_losses(
-        ((x, x), torch.arange(4), index))
+    out = model.compute_losses(Batch((x, x), torch.arange(4), index=index))
+    loss, probe_loss, logs, logits = out.ssl, out.probe, out.terms, out.logits
     assert torch.isfinite(loss) and set(logs) == {"v1_to_v2", "v2_to_v1"}
     torch.testing.assert_close(loss, logs["v1_to_v2"] + logs["v2_to_v1"])
     (loss + probe_loss).backward()
@@ -134,7 +134,7 @@ def test_lab_step_trains_both_encoders(negatives):
 
 def test_pretrain_views_through_the_cli_and_load_the_banks(fake_fmnist, tmp_path):
     from infomax.cli import main
-    from infomax.engine.train import load_method
+    from infomax.runs import load_method
 
     rc = main(tiny_args(fake_fmnist, tmp_path, "method=cmc", "cmc.split=views",
                         "cmc.num_negatives=32", "train.epochs=1", "train.limit_train_batches=3",
@@ -180,8 +180,8 @@ class _Step(torch.nn.Module):
         self.method = method
 
     def forward(self, x1, x2, y, index):
-        loss, probe_loss, logs, _, _ = self.method.compute_losses(((x1, x2), y, index))
-        return loss, probe_loss
+        out = self.method.compute_losses(Batch((x1, x2), y, index=index))
+        return out.ssl, out.probe
 
 
 def _worker(rank: int, port: int, out: str) -> None:

@@ -34,6 +34,10 @@ def leaf_keys(obj, prefix=""):
     """Every dotted key of a config, e.g. 'optim.lr'."""
     for f in dataclasses.fields(obj):
         value = getattr(obj, f.name)
+        if isinstance(obj, Config) and f.name == "sections":  # the methods' own sections
+            for name, section in value.items():
+                yield from leaf_keys(section, f"{prefix}{name}.")
+            continue
         if dataclasses.is_dataclass(value):
             yield from leaf_keys(value, f"{prefix}{f.name}.")
         else:

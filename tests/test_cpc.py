@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from infomax.cli import main
 from infomax.config import make_config
-from infomax.engine.train import load_method
+from infomax.runs import load_method
 from infomax.errors import ConfigError
 from infomax.losses.cpc import cpc_infonce
 from infomax.methods import METHODS

@@ -204,7 +204,7 @@ def test_one_registration_is_seen_everywhere(tmp_path, monkeypatch):
 
     toy = DataSetEntry(
         DatasetInfo("toy", 2, 1, 3, (0.5,), (0.25,), False),
-        registry._Layout(
+        registry.Layout(
             "Toy", {"pretrain": ("toy_train.bin",), "train": ("toy_train.bin",),
                     "test": ("toy_test.bin",)}, False, "Expected Toy/toy_*.bin under the data root"
         ),

@@ -180,7 +180,7 @@ def test_pretrain_data_with_device_augment(fake_fmnist):
     data = PretrainData(data_config(fake_fmnist, True), pin_memory=False)
     assert isinstance(data.device_augment, DevicePhotometric)
     batch = next(iter(data.train_dataloader()))
-    (x1, x2), y = batch
+    (x1, x2), y = batch.views, batch.labels
     assert x1.dtype == x2.dtype == torch.uint8 and x1.shape == x2.shape == (16, 1, 32, 32)
 
     data.trainer = None
@@ -189,7 +189,8 @@ def test_pretrain_data_with_device_augment(fake_fmnist):
     assert data.on_after_batch_transfer(batch, 0) is batch
 
     data.trainer = SimpleNamespace(training=True)
-    (a1, a2), y_out = data.on_after_batch_transfer(batch, 0)
+    out = data.on_after_batch_transfer(batch, 0)
+    (a1, a2), y_out = out.views, out.labels
     assert y_out is y
     for a, x in ((a1, x1), (a2, x2)):
         assert a.dtype == torch.float32 and a.shape == x.shape and torch.isfinite(a).all()
@@ -197,7 +198,7 @@ def test_pretrain_data_with_device_augment(fake_fmnist):
         assert pixels.min() >= -1e-5 and pixels.max() <= 1 + 1e-5
     # Without the random part, the hook's output is the normalized batch.
     data.device_augment = DevicePhotometric(data.info, jitter_p=0.0)
-    (a1, a2), _ = data.on_after_batch_transfer(batch, 0)
+    a1, a2 = data.on_after_batch_transfer(batch, 0).views
     assert torch.allclose(a1, torchvision_normalized(x1, FASHION), rtol=0, atol=1e-6)
     assert torch.allclose(a2, torchvision_normalized(x2, FASHION), rtol=0, atol=1e-6)
 
@@ -210,7 +211,7 @@ def test_pretrain_data_without_device_augment(fake_fmnist):
     data = PretrainData(data_config(fake_fmnist, False), pin_memory=False)
     assert data.device_augment is None
     batch = next(iter(data.train_dataloader()))
-    (x1, x2), _ = batch
+    x1, x2 = batch.views
     assert x1.dtype == x2.dtype == torch.float32 and x1.shape == (16, 1, 32, 32)
     data.trainer = SimpleNamespace(training=True)
     assert data.on_after_batch_transfer(batch, 0) is batch

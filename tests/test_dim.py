@@ -17,7 +17,7 @@ from infomax.cli import main
 from infomax.config import make_config
 from infomax.losses import amdim_pair_nce
 from infomax.losses.dim import dim_loss
-from infomax.methods import METHODS
+from infomax.methods import METHODS, Batch
 from infomax.nn.global_bn import convert_global_batchnorm
 
 from ddp_utils import free_port, for_equivalence
@@ -129,8 +129,8 @@ class _Step(torch.nn.Module):
         self.method = method
 
     def forward(self, x1, y):
-        loss, probe_loss, logs, _, _ = self.method.compute_losses(((x1, x1), y))
-        return loss, probe_loss, torch.stack([logs[k] for k in sorted(logs)])
+        out = self.method.compute_losses(Batch((x1, x1), y))
+        return out.ssl, out.probe, torch.stack([out.terms[k] for k in sorted(out.terms)])
 
 
 def _worker(rank, port, method, overrides, out):

@@ -17,7 +17,7 @@ from torch.nn.parallel import DistributedDataParallel
 import infomax.losses.amdim as amdim_losses
 from infomax.config import make_config
 from infomax.dist import gather_targets
-from infomax.methods import METHODS
+from infomax.methods import METHODS, Batch
 from infomax.nn.global_bn import GlobalBatchNorm, convert_global_batchnorm
 
 from ddp_utils import free_port, for_equivalence
@@ -66,8 +66,9 @@ class _Step(torch.nn.Module):
         self.method = method
 
     def forward(self, x1, x2, y):
-        loss, probe_loss, logs, _, _ = self.method.compute_losses(((x1, x2), y))
-        return loss, probe_loss, torch.stack([logs[k] for k in ("l1t5", "l1t7", "l5t5", "reg")])
+        out = self.method.compute_losses(Batch((x1, x2), y))
+        return out.ssl, out.probe, torch.stack([out.terms[k] for k in ("l1t5", "l1t7", "l5t5",
+                                                                        "reg")])
 
 
 def _worker(rank: int, port: int, method: str, use_bn: bool, sync_bn: bool, out: str) -> None:

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from infomax.config import METHOD_NAMES, make_config
+from infomax.config import make_config
 from infomax.errors import ConfigError
-from infomax.methods import METHODS
+from infomax.methods import METHODS, Batch
 from infomax.nn.amdim import AMDIMEncoder
 from infomax.nn.encoders import ResNetEncoder, build_encoder
 
@@ -49,7 +49,7 @@ SMALL = {"cmc": ["cmc.split=views"], "moco": ["moco.queue_size=16", "moco.hidden
          "instdisc": ["instdisc.num_negatives=8"]}
 
 
-@pytest.mark.parametrize("method", [m for m in METHOD_NAMES if m != "amdim"])
+@pytest.mark.parametrize("method", [m for m in METHODS.names() if m != "amdim"])
 def test_every_method_trains_on_a_resnet(method):
     torch.manual_seed(0)
     cfg = make_config("fmnist-tiny", [f"method={method}", "model.encoder=resnet18",
@@ -60,10 +60,11 @@ def test_every_method_trains_on_a_resnet(method):
         model.init_memory(32)
     assert isinstance(model.encoder.embed(torch.randn(2, 1, 32, 32)), torch.Tensor)
     x1, x2 = torch.randn(4, 1, 32, 32), torch.randn(4, 1, 32, 32)
-    batch = ((x1, x2), torch.arange(4))
+    batch = Batch((x1, x2), torch.arange(4))
     if METHODS[method].needs_index:
-        batch = (*batch, torch.tensor([0, 5, 9, 30]))
-    loss, probe_loss, logs, logits, labels = model.compute_losses(batch)
+        batch.index = torch.tensor([0, 5, 9, 30])
+    out = model.compute_losses(batch)
+    loss, probe_loss = out.ssl, out.probe
     assert torch.isfinite(loss) and torch.isfinite(probe_loss)
     (loss + probe_loss).backward()
     # The gradient of the self-supervised loss reaches the first convolution of every

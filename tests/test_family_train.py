@@ -14,7 +14,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from infomax.cli import main
 from infomax.config import make_config
-from infomax.methods import METHODS, BYOL, MoCo
+from infomax.methods import METHODS, BYOL, Batch, MoCo
 from infomax.nn.global_bn import GlobalBatchNorm, convert_global_batchnorm
 from infomax.dist import gather_no_grad
 
@@ -61,9 +61,9 @@ def _model(method: str, *extra: str):
 
 def _batch(n=8, dtype=torch.float32, seed=1):
     g = torch.Generator().manual_seed(seed)
-    return ((torch.randn(n, 1, 32, 32, generator=g, dtype=dtype),
-             torch.randn(n, 1, 32, 32, generator=g, dtype=dtype)),
-            torch.randint(10, (n,), generator=g))
+    return Batch((torch.randn(n, 1, 32, 32, generator=g, dtype=dtype),
+                  torch.randn(n, 1, 32, 32, generator=g, dtype=dtype)),
+                 torch.randint(10, (n,), generator=g))
 
 
 @pytest.mark.parametrize("method", ["moco", "byol"])
@@ -73,7 +73,8 @@ def test_momentum_network_gets_no_gradient_and_follows_the_ema_rule(method):
              [("target_encoder", "encoder"), ("target_projector", "projector")])
     opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.5)
     ptr = int(model.queue.ptr) if method == "moco" else None
-    loss, probe_loss, *_ = model.compute_losses(_batch())
+    out = model.compute_losses(_batch())
+    loss, probe_loss = out.ssl, out.probe
     (loss + probe_loss).backward()
     opt.step()
     before = {t: {n: p.clone() for n, p in getattr(model, t).named_parameters()}
@@ -92,7 +93,7 @@ def test_momentum_network_gets_no_gradient_and_follows_the_ema_rule(method):
         assert int(model.queue.ptr) == (ptr + 8) % 64
         assert isinstance(model, MoCo) and model.temperature == 0.2  # v2 default
     else:
-        assert isinstance(model, BYOL) and model.target_momentum() == 0.9  # no Trainer
+        assert isinstance(model, BYOL) and model.momentum() == 0.9  # no Trainer
 
 
 # -- two processes against one, float64 -------------------------------------------------
@@ -111,8 +112,8 @@ class _Step(torch.nn.Module):
         self.method = method
 
     def forward(self, x1, x2, y):
-        loss, probe_loss, *_ = self.method.compute_losses(((x1, x2), y))
-        return loss, probe_loss
+        out = self.method.compute_losses(Batch((x1, x2), y))
+        return out.ssl, out.probe
 
 
 def _extra_state(model):
@@ -125,7 +126,8 @@ def _worker(rank, port, out):
                             world_size=WORLD)
     try:
         results = {}
-        (x1, x2), y = _batch(GLOBAL_BATCH, torch.float64)
+        b = _batch(GLOBAL_BATCH, torch.float64)
+        (x1, x2), y = b.views, b.labels
         share = slice(rank * GLOBAL_BATCH // WORLD, (rank + 1) * GLOBAL_BATCH // WORLD)
         for method in DDP_CASES:
             model = convert_global_batchnorm(_ddp_model(method))  # as SSLMethod.setup
@@ -168,7 +170,8 @@ def test_two_processes_equal_one_process_on_the_global_batch(method, two_process
     and every gradient of two processes on halves equal one process on the whole batch."""
     ddp = two_process_results[method]
     model = _ddp_model(method)
-    (x1, x2), y = _batch(GLOBAL_BATCH, torch.float64)
+    b = _batch(GLOBAL_BATCH, torch.float64)
+    (x1, x2), y = b.views, b.labels
     loss, probe_loss = _Step(model)(x1, x2, y)
     (loss + probe_loss).backward()
     torch.testing.assert_close(ddp["stats"], torch.stack([loss, probe_loss]).detach(),
@@ -187,6 +190,6 @@ def test_shuffled_batchnorm_keeps_keys_and_per_process_statistics(two_process_re
     n_key, n_query = two_process_results["shuffle_bn_layers"].tolist()
     assert n_key == 0 and n_query > 0
     model = _ddp_model("moco", "moco.shuffle_bn=true").eval()
-    (_, x2), _ = _batch(GLOBAL_BATCH, torch.float64)
+    _, x2 = _batch(GLOBAL_BATCH, torch.float64).views
     torch.testing.assert_close(two_process_results["shuffled_keys"], model.keys(x2),
                                rtol=1e-10, atol=1e-12)

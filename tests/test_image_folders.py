@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from infomax.cli import main
 from infomax.config import make_config
-from infomax.engine.train import config_from_run
+from infomax.runs import config_from_run
 from infomax.data.module import PretrainData
 from infomax.data.registry import (
     IMAGENET_MEAN,
@@ -169,8 +169,7 @@ def pretrain_data(folder: Path, workers: int, strict: bool = False) -> PretrainD
 
 
 def tensors(batch) -> list[torch.Tensor]:
-    (x1, x2), labels, index = batch
-    return [x1, x2, labels, index]
+    return [*batch.views, batch.labels, batch.index]
 
 
 def test_pretraining_batches_skip_unreadable_images_alike_with_workers_and_after_a_resume(

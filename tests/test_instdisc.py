@@ -12,7 +12,7 @@ import torch.multiprocessing as mp
 
 from infomax.config import make_config
 from infomax.losses.instdisc import estimate_log_partition, instdisc_nce_loss
-from infomax.methods import METHODS
+from infomax.methods import METHODS, Batch
 
 from ddp_utils import free_port
 from conftest import tiny_args
@@ -72,8 +72,8 @@ def test_step_uses_the_bank_and_updates_it_after_the_loss():
     before = model.bank.bank.clone()
     x = torch.randn(4, 1, 32, 32)
     index = torch.tensor([3, 0, 7, 19])
-    loss, probe_loss, logs, logits, labels = model.compute_losses(
-        ((x, x.flip(3)), torch.arange(4), index))
+    out = model.compute_losses(Batch((x, x.flip(3)), torch.arange(4), index=index))
+    loss = out.ssl
     assert torch.isfinite(loss) and torch.isfinite(model.log_z)
     loss.backward()
     assert model.head.weight.grad.abs().sum() > 0
@@ -86,13 +86,13 @@ def test_step_uses_the_bank_and_updates_it_after_the_loss():
     torch.testing.assert_close(model.bank.bank[index], expect, rtol=1e-5, atol=1e-6)
     # Z is estimated once: a second step keeps it.
     log_z = model.log_z.clone()
-    model.compute_losses(((x, x), torch.arange(4), index))
+    model.compute_losses(Batch((x, x), torch.arange(4), index=index))
     assert torch.equal(model.log_z, log_z)
 
 
 def test_pretrain_through_the_cli_and_load_the_bank(fake_fmnist, tmp_path):
     from infomax.cli import main
-    from infomax.engine.train import load_method
+    from infomax.runs import load_method
 
     rc = main(tiny_args(fake_fmnist, tmp_path, "method=instdisc", "instdisc.num_negatives=32",
                         "train.epochs=1", "train.limit_train_batches=3", "data.val_subset=32"))
@@ -123,7 +123,7 @@ def _ddp_worker(rank: int, port: int, out: str) -> None:
         torch.manual_seed(1 + rank)  # as SSLMethod.setup: per-process streams
         x = torch.randn(3, 1, 32, 32)
         index = torch.tensor([[0, 5, 6], [1, 2, 11]][rank])
-        model.compute_losses(((x, x), torch.zeros(3, dtype=torch.long), index))
+        model.compute_losses(Batch((x, x), torch.zeros(3, dtype=torch.long), index=index))
         state = torch.cat([model.bank.bank.flatten(), model.log_z.float()[None]])
         parts = [torch.empty_like(state) for _ in range(2)]
         dist.all_gather(parts, state)

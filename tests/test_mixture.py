@@ -11,7 +11,7 @@ import torch
 from infomax.config import make_config
 from infomax.errors import ConfigError
 from infomax.losses import amdim_mixture_nce, amdim_multiscale_loss, amdim_pair_nce
-from infomax.methods import METHODS
+from infomax.methods import METHODS, Batch
 from infomax.nn.amdim import EncoderOutput, MixtureHead
 
 from test_losses_amdim import _rand_out, reference_pair_nce, reference_scores
@@ -182,19 +182,20 @@ def _amdim(*extra):
 
 def _batch(n=6):
     g = torch.Generator().manual_seed(1)
-    return ((torch.randn(n, 1, 32, 32, generator=g), torch.randn(n, 1, 32, 32, generator=g)),
-            torch.randint(10, (n,), generator=g))
+    return Batch((torch.randn(n, 1, 32, 32, generator=g), torch.randn(n, 1, 32, 32, generator=g)),
+                 torch.randint(10, (n,), generator=g))
 
 
 def test_amdim_with_mixtures_trains_the_head_and_probes_use_the_plain_feature():
     model = _amdim("mixture.k=3", "mixture.tau=2.0", "mixture.alpha=0.5")
     assert model.mixture is not None and model.mixture.k == 3
-    loss, logs, feats, _ = model.ssl_step(_batch())
+    out = model.ssl_step(_batch())
+    loss, logs, feats = out.loss, out.terms, out.features
     loss.backward()
     assert set(logs) == {"l1t5", "l1t7", "l5t5", "reg"}
     assert model.mixture.fc1.weight.grad.abs().sum() > 0
     assert feats.shape == (12, 32)                          # the plain global vectors
-    x = _batch()[0][0]
+    x = _batch().views[0]
     model.eval()
     torch.testing.assert_close(model.encoder.embed(x), model.encoder(x).global_)
     assert _amdim().mixture is None                         # k = 1: no head at all
@@ -202,7 +203,8 @@ def test_amdim_with_mixtures_trains_the_head_and_probes_use_the_plain_feature():
 
 def test_single_scale_amdim_freezes_the_5x5_embedding_and_logs_only_1t7():
     model = _amdim("loss.multiscale=false")
-    loss, logs, _, _ = model.ssl_step(_batch())
+    out = model.ssl_step(_batch())
+    loss, logs = out.loss, out.terms
     loss.backward()
     assert set(logs) == {"l1t7", "reg"}
     assert all(not p.requires_grad for p in model.encoder.embed5.parameters())

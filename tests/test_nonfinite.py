@@ -5,6 +5,7 @@ one stops the run with one line, and no checkpoint ever holds a NaN."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 from pathlib import Path
 
@@ -69,13 +70,14 @@ def faults(monkeypatch):
     compute_losses = SSLMethod.compute_losses
 
     def faulty_compute_losses(self, batch):
-        loss, *rest = compute_losses(self, batch)
+        out = compute_losses(self, batch)
+        loss = out.ssl
         kind = plan.get(self.global_step)
         if kind == "loss":
             loss = loss * NAN  # after the forward pass: buffers have moved
         elif kind == "gradient":  # a finite loss whose backward sends NaN
             loss.register_hook(lambda g: torch.full_like(g, NAN))
-        return (loss, *rest)
+        return dataclasses.replace(out, ssl=loss)
 
     def on_train_batch_start(self, batch, batch_idx):
         seen["model"] = self

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from infomax.config import make_config
-from infomax.methods import METHODS
+from infomax.methods import METHODS, Batch
 
 
 def _amdim(*extra, method="amdim"):
@@ -26,14 +26,15 @@ def _amdim(*extra, method="amdim"):
 
 def _batch(n=6):
     g = torch.Generator().manual_seed(1)
-    return ((torch.randn(n, 1, 32, 32, generator=g), torch.randn(n, 1, 32, 32, generator=g)),
-            torch.randint(10, (n,), generator=g))
+    return Batch((torch.randn(n, 1, 32, 32, generator=g), torch.randn(n, 1, 32, 32, generator=g)),
+                 torch.randint(10, (n,), generator=g))
 
 
 def _step(model):
     opt = model.configure_optimizers()["optimizer"]
     torch.manual_seed(2)  # the same dropout masks in both models
-    loss, probe_loss, *_ = model.compute_losses(_batch())
+    out = model.compute_losses(_batch())
+    loss, probe_loss = out.ssl, out.probe
     (loss + probe_loss).backward()
     opt.step()
     return opt

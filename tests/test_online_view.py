@@ -18,8 +18,8 @@ from infomax.data.module import PretrainData
 from infomax.data.registry import dataset_info
 from infomax.data.views import TwoViews, test_view
 from infomax.losses import clipped_cross_entropy
-from infomax.methods import METHODS
-from infomax.methods.base import OnlineProbes
+from infomax.methods import METHODS, Batch
+from infomax.nn.probes import OnlineProbes
 from test_online_probes import _amdim
 from test_pretrain import load
 
@@ -58,14 +58,16 @@ def test_pretrain_data_normalizes_test_views_on_the_device(fake_fmnist):
                      batch_size=8, num_workers=0, augment_device=True)
     data = PretrainData(cfg, pin_memory=False, test_views=True)
     batch = next(iter(data.train_dataloader()))
-    (x1, x2, xt), y = batch
+    (x1, x2), xt, y = batch.views, batch.test_view, batch.labels
     assert xt.dtype == torch.uint8 and xt.shape == x1.shape
     data.trainer = SimpleNamespace(training=True)
-    (a1, a2, at), y_out = data.on_after_batch_transfer(batch, 0)
+    out = data.on_after_batch_transfer(batch, 0)
+    (a1, a2), at, y_out = out.views, out.test_view, out.labels
     assert y_out is y and a1.dtype == a2.dtype == torch.float32
     on_cpu = PretrainData(dataclasses.replace(cfg, augment_device=False),
                           pin_memory=False, test_views=True)
-    (_, _, ct), y_cpu = next(iter(on_cpu.train_dataloader()))
+    cpu_batch = next(iter(on_cpu.train_dataloader()))
+    ct, y_cpu = cpu_batch.test_view, cpu_batch.labels
     assert torch.equal(y_cpu, y)  # the same images: the order does not depend on the views
     torch.testing.assert_close(at, ct, rtol=0, atol=1e-6)
 
@@ -79,7 +81,8 @@ def test_probes_learn_on_test_view_features_and_the_method_on_its_two_views():
     model.train()
     model.probes.eval()  # no dropout: the probes' outputs are functions of their inputs
     torch.manual_seed(3)
-    loss3, probe_loss3, logs3, logits3, labels3 = model.compute_losses(((x1, x2, xt), y))
+    out3 = model.compute_losses(Batch((x1, x2), y, test_view=xt))
+    loss3, probe_loss3, logits3, labels3 = out3.ssl, out3.probe, out3.logits, out3.labels
     assert model.encoder.training  # eval mode for the test views only
     # (computed now: the next step's training-mode passes move the BatchNorm statistics)
     model.encoder.eval()
@@ -92,7 +95,8 @@ def test_probes_learn_on_test_view_features_and_the_method_on_its_two_views():
     torch.testing.assert_close(
         probe_loss3, sum(clipped_cross_entropy(z, y) for z in expected.values()))
     torch.manual_seed(3)
-    loss2, probe_loss2, *_, labels2 = model.compute_losses(((x1, x2), y))
+    out2 = model.compute_losses(Batch((x1, x2), y))
+    loss2, probe_loss2, labels2 = out2.ssl, out2.probe, out2.labels
     assert torch.equal(loss3, loss2)  # the method saw the same two views
     assert torch.equal(labels3, y) and torch.equal(labels2, torch.cat([y, y]))
     assert not probe_loss3.isclose(probe_loss2)
@@ -103,8 +107,8 @@ def test_methods_with_an_index_get_their_batch_back():
     model = _amdim("probe.online_view=test", "instdisc.num_negatives=4",
                    "instdisc.embed_dim=8", method="instdisc")
     model.init_memory(8)
-    loss, probe_loss, _, logits, labels = model.compute_losses(
-        ((x1, x2, xt), y, torch.arange(8)))
+    out = model.compute_losses(Batch((x1, x2), y, test_view=xt, index=torch.arange(8)))
+    loss, logits, labels = out.ssl, out.logits, out.labels
     assert torch.isfinite(loss) and torch.equal(labels, y) and logits["linear"].shape == (8, 10)
 
 
@@ -133,12 +137,13 @@ def test_replayed_features_enter_the_probe_loss_and_only_the_current_batch_is_re
     model = _amdim("probe.online_replay=1", "probe.online_window=4")
     model.probes.eval()  # no dropout: the probe loss is a function of its inputs
     (x1, x2, _), y = _views()
-    first = model.compute_losses(((x1, x2), y))
+    first = model.compute_losses(Batch((x1, x2), y))
     (x1, x2, _), y = _views(seed=5)
-    _, probe_loss, _, logits, labels = model.compute_losses(((x1, x2), y))
+    out = model.compute_losses(Batch((x1, x2), y))
+    probe_loss, logits, labels = out.probe, out.logits, out.labels
     assert logits["linear"].shape[0] == labels.shape[0] == 12  # two views of 6
     (old_feats, old_labels), (new_feats, new_labels) = model.probes.recent
-    assert torch.equal(old_labels, first[4]) and torch.equal(new_labels, labels)
+    assert torch.equal(old_labels, first.labels) and torch.equal(new_labels, labels)
     # The one batch there was to draw follows the current one.
     expect = sum(clipped_cross_entropy(z, torch.cat([labels, old_labels])) for z in
                  model.probes(torch.cat([new_feats, old_feats])).values())

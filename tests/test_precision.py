@@ -11,7 +11,7 @@ import torch
 
 from infomax.config import make_config
 from infomax.losses import amdim_pair_nce
-from infomax.methods import METHODS
+from infomax.methods import METHODS, Batch
 
 # bf16 keeps 8 bits of mantissa: per-step losses within 3% of fp32's over a few steps.
 BF16_LOSS_RTOL = 0.03
@@ -27,7 +27,7 @@ def _tiny(**over):
 def _batch(n=16, seed=3):
     g = torch.Generator().manual_seed(seed)
     x1, x2 = (torch.randn(n, 1, 32, 32, generator=g) for _ in range(2))
-    return (x1, x2), torch.randint(10, (n,), generator=g)
+    return Batch((x1, x2), torch.randint(10, (n,), generator=g))
 
 
 def _train(model, steps, autocast):
@@ -35,7 +35,8 @@ def _train(model, steps, autocast):
     losses = []
     for i in range(steps):
         with autocast():
-            loss, probe_loss, logs, _, _ = model.compute_losses(_batch(seed=i))
+            out = model.compute_losses(_batch(seed=i))
+            loss, probe_loss, logs = out.ssl, out.probe, out.terms
             total = loss + probe_loss
         total.backward()
         opt.step()
@@ -75,7 +76,7 @@ def test_compiled_encoder_matches_eager():
     compiled = _tiny(**{"train.compile": "true"})
     compiled.configure_model()  # what the Trainer calls before fitting
     assert list(compiled.state_dict()) == list(eager.state_dict())  # checkpoints unchanged
-    x = _batch(8)[0][0]
+    x = _batch(8).views[0]
     with torch.no_grad():
         for a, b in zip(eager.encoder(x), compiled.encoder(x)):
             torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-5)

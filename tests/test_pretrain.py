@@ -15,7 +15,7 @@ import torch
 from conftest import TINY, isolated_registry, tiny_args
 from infomax.cli import main
 from infomax.config import make_config
-from infomax.engine.train import config_from_run
+from infomax.runs import config_from_run
 from infomax.methods.base import SSLMethod
 
 pytestmark = pytest.mark.slow

@@ -10,7 +10,7 @@ import pytest
 from conftest import tiny_args
 from infomax.config import ConfigError, make_config
 from infomax.methods import METHODS
-from infomax.methods.base import WarmupMultiStep
+from infomax.methods.schedule import WarmupMultiStep
 
 
 def test_warmup_and_milestones_without_cooldown():

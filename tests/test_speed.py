@@ -15,7 +15,7 @@ from infomax.data.registry import dataset_info
 from infomax.engine.speed import (FLOP_NOTE, format_table, measure_gemm_peak,
                                   measure_train_step)
 from infomax.losses import clipped_cross_entropy
-from infomax.methods import METHODS
+from infomax.methods import METHODS, Batch
 
 # The public code's online probes (the preset's test-view probes add a forward pass: see
 # test_test_view_probes_count_one_more_encoder_forward).
@@ -147,7 +147,8 @@ def test_flops_match_one_fused_training_step(tiny_result: dict) -> None:
     x = torch.randn(2, 4, info.channels, info.image_size, info.image_size)
     labels = torch.randint(0, info.num_classes, (4,))
     with FlopCounterMode(display=False) as counter:
-        loss, _, feats, y = model.ssl_step(((x[0], x[1]), labels))
+        out = model.ssl_step(Batch((x[0], x[1]), labels))
+        loss, feats, y = out.loss, out.features, out.labels
         probe_loss = sum(clipped_cross_entropy(z, y) for z in model.probes(feats).values())
         (loss + probe_loss).backward()
     assert counter.get_total_flops() == tiny_result["flops_per_step"]

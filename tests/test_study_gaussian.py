@@ -148,6 +148,8 @@ def test_options_have_the_commands_defaults():
 
     args = vars(_parser().parse_args(["study", "gaussian"]))
     options = gaussian.GaussianOptions()
+    assert args.pop("estimators") is None  # the options' default: every registered estimator
+    assert options.estimators == ("infonce", "nwj", "dv", "jsd")
     for name, value in args.items():
         if name not in ("command", "study", "no_progress"):
             assert getattr(options, name) == (tuple(value) if isinstance(value, list)

@@ -14,7 +14,7 @@ def load_encoder(checkpoint: str | Path, map_location: str = "cpu"):
     (normalized as ``infomax.data.test_view`` does); ``encoder(images)`` gives the global,
     5x5 and 7x7 embeddings.
     """
-    from infomax.engine.train import load_method
+    from infomax.runs import load_method
 
     return load_method(checkpoint, map_location).encoder.eval()
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import typing
 from pathlib import Path
@@ -15,9 +16,55 @@ from typing import Sequence
 from infomax.errors import InfomaxError
 
 EPILOG_PRETRAIN = """\
-Any config key can be set as key=value after the options, e.g.
-  infomax pretrain --preset cifar10-small train.epochs=100 model.ndf=64
+Any config key can be set as key=value, anywhere on the line, e.g.
+  infomax pretrain --preset cifar10-small train.epochs=100 model.ndf=64 --out runs
 List the keys with 'infomax config --keys'; the presets with 'infomax presets'."""
+
+
+# The help of --data for pretrain, probe and embed; %(names)s is filled in (from the
+# option's attribute names, as argparse fills %(default)s) when the help is printed.
+DATA_HELP = ("data set: %(names)s (default: the preset's data.name; for probe and "
+             "embed, the checkpoint's)")
+
+
+class _Names:
+    """The names of a registry ("data", "method", "encoder" or "estimator"), read only
+    when they are needed (a help text printed, a choice checked): the registries import
+    torch (seconds), which nothing else in parsing a command line needs. Usable as a help
+    placeholder (str) and as argparse ``choices`` (``in`` and iteration)."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    def names(self) -> tuple[str, ...]:
+        if self.kind == "method":
+            from infomax.methods import METHODS
+
+            return METHODS.names()
+        if self.kind == "encoder":
+            from infomax.nn.encoders import ENCODERS
+
+            return ENCODERS.names()
+        if self.kind == "estimator":
+            from infomax.losses.estimators import NAMES
+
+            return NAMES
+        from infomax.data.registry import DATASETS, IMAGEFOLDER_PREFIX
+
+        return (*DATASETS, IMAGEFOLDER_PREFIX + "<path>")
+
+    def __str__(self) -> str:
+        if self.kind == "data":
+            from infomax.data.registry import valid_data_names
+
+            return valid_data_names()
+        return ", ".join(self.names())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.names()
+
+    def __iter__(self):
+        return iter(self.names())
 
 
 class _UsageError(InfomaxError):
@@ -26,10 +73,76 @@ class _UsageError(InfomaxError):
 
 class _Parser(argparse.ArgumentParser):
     """argparse, except that a bad command line is reported in one line (as every other
-    error is) rather than as the usage followed by the error."""
+    error is) rather than as the usage followed by the error; that no option may be
+    abbreviated (argparse's prefix matching would take ``--no-prog`` for ``--no-progress``
+    and ``--pre`` for whichever of ``--preset``/``--precision`` is unique); and, with
+    ``intermixed=True``, that the positionals (the ``key=value`` overrides) may stand
+    anywhere among the options.
+
+    Overrides anywhere: ``parse_intermixed_args`` is argparse's means, but it refuses a
+    parser with subparsers (the top parser here: "positional arg with nargs=A...") and
+    would not reach into the subparser anyway. So each subcommand that takes overrides is
+    made with ``intermixed=True``, and its ``parse_known_args`` (which the subparsers
+    action calls) parses intermixed. An option that takes a value still takes the next
+    item, ``--name a=b`` included, as plain argparse does; ``--resume key=value`` and
+    ``ablate --rows a key=value`` are sorted out by their handlers, as before. The one
+    addition: ``key=value`` items that a many-valued option (``--presets``, ``--workers``,
+    ``--precision``, ``--rows``, ... nargs + or *) would take as its values are moved in
+    front of the options they follow, none of those options having a value with "=" in
+    it."""
+
+    def __init__(self, *args, intermixed: bool = False, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+        self._intermixed = intermixed
+        self._mixing = False
 
     def error(self, message: str) -> typing.NoReturn:
         raise _UsageError(f"{message} (see '{self.prog} --help')")
+
+    def parse_known_args(self, args=None, namespace=None):
+        if not self._intermixed or self._mixing:
+            # parse_known_intermixed_args calls this method itself (up to Python 3.12).
+            return super().parse_known_args(args, namespace)
+        self._mixing = True
+        try:
+            args = self._overrides_out_of_lists(sys.argv[1:] if args is None else list(args))
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._mixing = False
+
+    def _overrides_out_of_lists(self, args: list[str]) -> list[str]:
+        """``args`` with each key=value item that a many-valued option would take as one
+        of its values moved in front of the options it follows, where it is taken as an
+        override; the overrides keep their order (a later one wins)."""
+        nargs = {s: a.nargs for a in self._actions for s in a.option_strings}
+        out: list[str] = []
+        start = None  # where the options since the last complete item begin in ``out``
+        want, got = 0, 0  # the values the last option takes (-1: any number), has taken
+        for i, arg in enumerate(args):
+            if arg == "--":
+                return out + args[i:]
+            if arg.startswith("-") and not _NEGATIVE_NUMBER.match(arg):
+                start = len(out) if start is None else start
+                n = None if "=" in arg else nargs.get(arg, 0)  # --opt=value has its value
+                want = {None: 1, "?": 1, "+": -1, "*": -1}.get(n, n if isinstance(n, int)
+                                                                else 0)
+                got = 0
+            elif want == -1 and "=" in arg:
+                out.insert(start, arg)
+                start += 1
+                continue
+            elif want == -1 or got < want:
+                got += 1
+                if got == want:  # the option is complete: what follows is free
+                    start, want = None, 0
+            else:
+                start = None  # a positional
+            out.append(arg)
+        return out
+
+
+_NEGATIVE_NUMBER = re.compile(r"^-\d+$|^-\d*\.\d+$")  # argparse's own test
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -38,14 +151,16 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     pt = sub.add_parser("pretrain", help="pretrain an encoder (AMDIM, or --method NAME)", epilog=EPILOG_PRETRAIN,
-                        formatter_class=argparse.RawDescriptionHelpFormatter)
+                        formatter_class=argparse.RawDescriptionHelpFormatter, intermixed=True)
     pt.add_argument("--preset", help="a named configuration (see 'infomax presets')")
     pt.add_argument("--config", help="a YAML config file (e.g. a run's config.yaml)")
-    pt.add_argument("--method", help="amdim (default), dim, cpc, cmc, instdisc, moco, simclr or "
-                                     "byol (method); its settings are the keys METHOD.*")
-    pt.add_argument("--encoder", help="amdim, resnet18, resnet34 or resnet50 (model.encoder)")
+    pt.add_argument("--method", help="%(names)s (method; default amdim); a method's own "
+                                     "settings are its config sections, e.g. moco.*"
+                    ).names = _Names("method")
+    pt.add_argument("--encoder", help="%(names)s (model.encoder)").names = _Names("encoder")
     pt.add_argument("--augment", help="plain (default) or strong: strong adds RandAugment to "
                                       "the views, the paper's '+strong aug' (data.augment)")
+    pt.add_argument("--data", help=DATA_HELP).names = _Names("data")
     pt.add_argument("--data-dir", help="data root (default: $INFOMAX_DATA or "
                                        "~/.cache/infomax/data)")
     pt.add_argument("--seed", type=int, help="random seed (train.seed)")
@@ -81,7 +196,7 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("checkpoint", help="a .ckpt written by 'infomax pretrain'")
     pr.add_argument("--protocol", nargs="+", default=["linear"], metavar="P",
                     help="any of: linear, mlp, knn, fractions (default: linear)")
-    pr.add_argument("--data", help="probe on another data set (default: the pretraining one)")
+    pr.add_argument("--data", help=DATA_HELP).names = _Names("data")
     pr.add_argument("--data-dir", help="data root")
     pr.add_argument("--mlp", action="store_true", help="also the MLP head (= --protocol ... mlp)")
     pr.add_argument("--pixel-baseline", action="store_true",
@@ -98,7 +213,7 @@ def _parser() -> argparse.ArgumentParser:
 
     em = sub.add_parser("embed", help="export frozen features, labels and image identities")
     em.add_argument("checkpoint", help="a .ckpt written by 'infomax pretrain'")
-    em.add_argument("--data", help="data set (default: the pretraining one)")
+    em.add_argument("--data", help=DATA_HELP).names = _Names("data")
     em.add_argument("--data-dir", help="data root")
     em.add_argument("--split", nargs="+", default=["train", "test"], choices=("train", "test"))
     em.add_argument("-o", "--output", required=True,
@@ -125,7 +240,8 @@ def _parser() -> argparse.ArgumentParser:
     be = sub.add_parser("bench", help="measure speed: train step, input pipeline")
     bsub = be.add_subparsers(dest="bench", metavar="WHAT")
     bs = bsub.add_parser("speed", help="train-step images/s, achieved GFLOP/s against the "
-                                       "GEMM peak measured in the same run, peak memory")
+                                       "GEMM peak measured in the same run, peak memory",
+                         intermixed=True)
     bs.add_argument("--presets", nargs="+", default=["fmnist-tiny", "cifar10-small"])
     bs.add_argument("--precision", nargs="+", default=["32", "bf16-mixed"],
                     choices=("32", "bf16-mixed", "16-mixed"))
@@ -142,7 +258,8 @@ def _parser() -> argparse.ArgumentParser:
     bs.add_argument("overrides", nargs="*", metavar="key=value",
                     help="applied to every preset, e.g. train.channels_last=false")
     bl = bsub.add_parser("loader", help="two-view images/s the DataLoader delivers per "
-                                        "worker count, against the train step's consumption")
+                                        "worker count, against the train step's consumption",
+                         intermixed=True)
     bl.add_argument("--preset", default="fmnist-tiny")
     bl.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2])
     bl.add_argument("--batches", type=int, default=30, help="timed batches per worker count")
@@ -160,8 +277,8 @@ def _parser() -> argparse.ArgumentParser:
     sg.add_argument("--dim", type=int, default=20, help="dimension d of x and y (20)")
     sg.add_argument("--mi", type=float, nargs="+", default=[2.0, 4.0, 6.0, 8.0, 10.0],
                     help="true MI values in nats, stepped during training")
-    sg.add_argument("--estimators", nargs="+", default=["infonce", "nwj", "dv", "jsd"],
-                    choices=("infonce", "nwj", "dv", "jsd"))
+    sg.add_argument("--estimators", nargs="+", choices=_Names("estimator"),
+                    help="default: all of them")
     sg.add_argument("--critic", default="separable",
                     choices=("inner", "bilinear", "separable", "concat"),
                     help="the trained critic (the analytic optimal critic is always run too)")
@@ -195,7 +312,8 @@ def _parser() -> argparse.ArgumentParser:
 
     ab = sub.add_parser("ablate", help="AMDIM's ablations: the full model and single changes "
                                        "(multiscale, regularizer, augmentation, mixtures, "
-                                       "encoder size) at one budget, probed alike")
+                                       "encoder size) at one budget, probed alike",
+                        intermixed=True)
     ab.add_argument("--preset", required=True, help="the full model (see 'infomax presets')")
     ab.add_argument("--rows", nargs="+", metavar="ROW",
                     help="rows to run (default: all): full, single-scale, no-stability, "
@@ -213,7 +331,8 @@ def _parser() -> argparse.ArgumentParser:
     ab.add_argument("overrides", nargs="*", metavar="key=value",
                     help="changes to the full model, applied to every row")
 
-    cf = sub.add_parser("config", help="print a resolved config, or every key")
+    cf = sub.add_parser("config", help="print a resolved config, or every key",
+                        intermixed=True)
     cf.add_argument("--preset")
     cf.add_argument("--keys", action="store_true", help="list every key with its default")
     cf.add_argument("overrides", nargs="*", metavar="key=value")
@@ -225,7 +344,7 @@ def _pretrain(args: argparse.Namespace) -> int:
 
     flags = []
     for key, value in (("method", args.method), ("model.encoder", args.encoder),
-                       ("data.augment", args.augment),
+                       ("data.name", args.data), ("data.augment", args.augment),
                        ("data.dir", args.data_dir), ("train.seed", args.seed),
                        ("train.out_dir", args.out), ("train.run_name", args.name),
                        ("train.devices", args.devices), ("train.num_nodes", args.num_nodes),
@@ -326,14 +445,13 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _data(args: argparse.Namespace) -> int:
-    from infomax.data.module import resolve_name
-    from infomax.data.registry import build_dataset, dataset_info, resolve_data_root
+    from infomax.config import DataConfig
+    from infomax.data.source import DataSource
 
-    root = resolve_data_root(args.data_dir)
-    name = resolve_name(args.name, root)
-    info = dataset_info(name)
-    sizes = {split: len(build_dataset(name, split, root, None, not args.no_download))
-             for split in ("pretrain", "train", "test")}
+    source = DataSource.resolve(DataConfig(name=args.name, dir=args.data_dir,
+                                           download=not args.no_download))
+    name, info = source.name, source.info
+    sizes = {split: len(source.build(split)) for split in ("pretrain", "train", "test")}
     print(f"{name}: {info.num_classes} classes, {info.channels}-channel, {info.image_size} px "
           f"views; pretrain {sizes['pretrain']}, train {sizes['train']}, test {sizes['test']} "
           f"images")
@@ -462,7 +580,8 @@ def _study(args: argparse.Namespace) -> int:
         from infomax.studies import gaussian
 
         return gaussian.run(gaussian.GaussianOptions(
-            dim=args.dim, mi=tuple(args.mi), estimators=tuple(args.estimators),
+            dim=args.dim, mi=tuple(args.mi),
+            estimators=tuple(args.estimators or gaussian.GaussianOptions.estimators),
             critic=args.critic, batch_size=args.batch_size, steps=args.steps,
             repeats=args.repeats, seed=args.seed, quick=args.quick, output=args.output,
             progress=not args.no_progress))

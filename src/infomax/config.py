@@ -15,26 +15,66 @@ import typing
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 import yaml
 
 from infomax.errors import ConfigError
 
 
-def _f(default: Any, *, min: float | None = None, choices: tuple | None = None,
-       help: str = "") -> Any:
-    """A dataclass field with validation metadata."""
+def setting(default: Any, *, min: float | None = None,
+            choices: tuple | Callable[[], tuple] | None = None,
+            help: str | Callable[[], str] = "") -> Any:
+    """A config field with validation metadata: a lower bound ``min``, valid ``choices``
+    and a ``help`` text. ``choices`` and ``help`` may be functions, read when a config is
+    checked or described (e.g. the names of a registry, filled when its module loads)."""
     meta = {"min": min, "choices": choices, "help": help}
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: type(default)(default), metadata=meta)
     return field(default=default, metadata=meta)
 
 
+_f = setting
+
+
+def _choices(meta: dict) -> tuple | None:
+    choices = meta.get("choices")
+    return choices() if callable(choices) else choices
+
+
+def _help(meta: dict) -> str:
+    text = meta.get("help", "")
+    return text() if callable(text) else text
+
+
+def _data_names() -> str:
+    from infomax.data.registry import valid_data_names
+
+    return valid_data_names()
+
+
+def _encoder_names() -> tuple[str, ...]:
+    from infomax.nn.encoders import ENCODERS
+
+    return ENCODERS.names()
+
+
+def _methods() -> Any:
+    """The method registry, with every built-in method registered."""
+    from infomax.methods import METHODS
+
+    return METHODS
+
+
+def _sections() -> dict[str, type]:
+    """Every config section a registered method owns, by name, in registration order."""
+    return {name: section for _, cls in _methods().items()
+            for name, section in cls.config_sections.items()}
+
+
 @dataclass
 class DataConfig:
-    name: str = _f("fashion-mnist", help="data set: fashion-mnist, mnist, cifar10, cifar100, "
-                                         "stl10 or imagefolder:<path>")
+    name: str = _f("fashion-mnist", help=lambda: f"data set: {_data_names()}")
     dir: str | None = _f(None, help="data root (else $INFOMAX_DATA, else ~/.cache/infomax/data)")
     download: bool = _f(True, help="download with torchvision when missing")
     batch_size: int = _f(200, min=2, help="images per step (per process)")
@@ -53,147 +93,15 @@ class DataConfig:
                                   "next readable image of its folder)")
 
 
-# The data sets ``data.name`` may name (infomax.data.registry holds their constants and
-# readers; the names are here so that a config is checked without importing torch).
-DATA_SETS: tuple[str, ...] = ("fashion-mnist", "mnist", "cifar10", "cifar100", "stl10")
-IMAGEFOLDER_PREFIX = "imagefolder:"
-DATA_ALIASES = {
-    "fashion_mnist": "fashion-mnist",
-    "fashionmnist": "fashion-mnist",
-    "fmnist": "fashion-mnist",
-    "cifar-10": "cifar10",
-    "cifar_10": "cifar10",
-    "cifar-100": "cifar100",
-    "cifar_100": "cifar100",
-    "stl-10": "stl10",
-    "stl_10": "stl10",
-}
-
-
-def valid_data_names() -> str:
-    return ", ".join(DATA_SETS + (IMAGEFOLDER_PREFIX + "<path>",))
-
-
-def canonical_data_name(name: str) -> str:
-    """The registry name for ``name`` (case and a few spellings forgiven), or ConfigError.
-    ``imagefolder:<path>`` is returned as given; its folder is not looked at here."""
-    if not isinstance(name, str):
-        raise ConfigError(f"data set name must be a string, got {name!r}; valid names: "
-                          f"{valid_data_names()}")
-    if name.startswith(IMAGEFOLDER_PREFIX):
-        if not name[len(IMAGEFOLDER_PREFIX):].strip():
-            raise ConfigError(
-                f"data set {name!r} names no folder; write {IMAGEFOLDER_PREFIX}<path>, "
-                f"with <path>/train/<class>/<image> and <path>/val/<class>/<image>")
-        return name
-    key = name.strip().lower()
-    key = DATA_ALIASES.get(key, key)
-    if key not in DATA_SETS:
-        raise ConfigError(f"unknown data set {name!r}; valid names: {valid_data_names()}")
-    return key
-
-
-ENCODERS = ("amdim", "resnet18", "resnet34", "resnet50")
-METHOD_NAMES = ("amdim", "dim", "cpc", "cmc", "instdisc", "moco", "simclr", "byol")
-
-
 @dataclass
 class ModelConfig:
-    encoder: str = _f("amdim", choices=ENCODERS,
+    encoder: str = _f("amdim", choices=_encoder_names,
                       help="backbone: the AMDIM encoder (sized by ndf, n_rkhs, n_depth, use_bn) "
                            "or a torchvision ResNet adapted to small images")
     ndf: int = _f(128, min=1, help="encoder base width")
     n_rkhs: int = _f(1024, min=1, help="embedding dimension")
     n_depth: int = _f(3, min=1, help="residual units per block")
     use_bn: bool = _f(False, help="optional BatchNorms in the encoder")
-
-
-@dataclass
-class LossConfig:
-    tclip: float = _f(20.0, min=0.0, help="soft clip of the NCE scores (0: off)")
-    reg_coef: float = _f(0.05, min=0.0, help="weight of the score regularizer")
-    multiscale: bool = _f(True, help="AMDIM's three costs 1->5, 1->7 and 5->5; false: "
-                                     "the single-scale 1->7 cost only")
-
-
-@dataclass
-class MixtureConfig:
-    """AMDIM's mixture-based representations (paper Sec. 3.7; spec amdim.md Sec. 3)."""
-
-    k: int = _f(1, min=1, help="mixture vectors per global feature (1: off, the plain cost)")
-    tau: float = _f(1.0, min=0.0, help="q(j | i) = softmax_j(tau * s_ij)")
-    alpha: float = _f(1.0, min=0.0, help="weight of the entropy term alpha * H(q)")
-
-
-# -- the other methods' own settings (spec/family.md); defaults are their papers' ------------
-
-
-@dataclass
-class DIMConfig:
-    estimator: str = _f("jsd", choices=("jsd", "infonce", "dv"),
-                        help="MI estimator of the local (and global) term")
-    embed_dim: int = _f(512, min=1, help="size of the critic's embeddings (global MLP and "
-                                          "local 1x1-conv MLP)")
-    local_weight: float = _f(1.0, min=0.0, help="beta: weight of the local term")
-    global_weight: float = _f(0.0, min=0.0, help="alpha: weight of the optional global term "
-                                                 "(global vector against the flattened map)")
-
-
-@dataclass
-class CPCConfig:
-    patch_size: int = _f(16, min=2, help="side of the square patches, in px")
-    patch_stride: int = _f(8, min=1, help="step between patches (half the size: 50% overlap)")
-    predict_rows: int = _f(2, min=1, help="K: predict the patch codes 1..K rows below")
-    context_layers: int = _f(2, min=1, help="masked residual layers of the context network")
-    context_dim: int = _f(256, min=1, help="width of the context network")
-
-
-@dataclass
-class CMCConfig:
-    split: str = _f("lab", choices=("lab", "views"),
-                    help="lab: L against ab of one view (colour data); views: two augmented "
-                         "views, one encoder each (any data)")
-    embed_dim: int = _f(128, min=1, help="size of the normalized projections")
-    temperature: float = _f(0.07, min=1e-6)
-    negatives: str = _f("bank", choices=("bank", "batch"),
-                        help="bank: memory bank (NCE, num_negatives samples); batch: the other "
-                             "images of the (global) batch")
-    num_negatives: int = _f(4096, min=1, help="K: negatives drawn from the bank per positive")
-    bank_momentum: float = _f(0.5, min=0.0, help="memory bank update: v <- m v + (1 - m) f")
-
-
-@dataclass
-class InstDiscConfig:
-    embed_dim: int = _f(128, min=1, help="size of the normalized features in the bank")
-    temperature: float = _f(0.07, min=1e-6)
-    num_negatives: int = _f(4096, min=1, help="m: negatives drawn from the bank (NCE)")
-    bank_momentum: float = _f(0.5, min=0.0, help="memory bank update: v <- m v + (1 - m) f")
-
-
-@dataclass
-class MoCoConfig:
-    version: str = _f("v2", choices=("v1", "v2"), help="v1: linear head; v2: MLP head")
-    temperature: float | None = _f(None, min=1e-6, help="default: 0.07 (v1), 0.2 (v2)")
-    embed_dim: int = _f(128, min=1)
-    hidden_dim: int = _f(2048, min=1, help="hidden width of the v2 MLP head")
-    queue_size: int = _f(65536, min=1, help="K: keys kept as negatives")
-    momentum: float = _f(0.999, min=0.0, help="key encoder: k <- m k + (1 - m) q")
-    shuffle_bn: bool = _f(True, help="shuffle the key batch across processes (DDP)")
-
-
-@dataclass
-class SimCLRConfig:
-    embed_dim: int = _f(128, min=1, help="projection size")
-    hidden_dim: int = _f(2048, min=1, help="hidden width of the projection MLP")
-    temperature: float = _f(0.5, min=1e-6)
-
-
-@dataclass
-class BYOLConfig:
-    proj_dim: int = _f(256, min=1, help="projection and prediction size")
-    hidden_dim: int = _f(4096, min=1, help="hidden width of projector and predictor")
-    momentum: float = _f(0.996, min=0.0, help="base target EMA rate, raised to 1 on a "
-                                              "cosine schedule over training")
 
 
 @dataclass
@@ -265,39 +173,53 @@ class ProbeConfig:
     batch_size: int = _f(256, min=1)
 
 
+def _default_sections() -> dict[str, Any]:
+    return {name: section() for name, section in _sections().items()}
+
+
 @dataclass
 class Config:
-    method: str = _f("amdim", choices=METHOD_NAMES)
+    """A whole run's settings. The sections of the methods (``loss`` and ``mixture`` of
+    AMDIM, ``moco``, ``simclr``, ...) are the registered methods' own dataclasses
+    (``@register_method(..., sections=...)``), kept in ``sections`` and read as
+    attributes: ``cfg.moco.queue_size``. Every method's section is checked; only the
+    selected method's are written (``to_dict``)."""
+
+    method: str = _f("amdim", choices=lambda: _methods().names(),
+                     help="what to train; each method's own settings are its sections (e.g. moco.*)")
     preset: str | None = _f(None, help="name of the preset this config started from")
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
-    loss: LossConfig = field(default_factory=LossConfig)
-    mixture: MixtureConfig = field(default_factory=MixtureConfig)
+    sections: dict[str, Any] = field(default_factory=_default_sections, repr=False)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     probe: ProbeConfig = field(default_factory=ProbeConfig)
-    dim: DIMConfig = field(default_factory=DIMConfig)
-    cpc: CPCConfig = field(default_factory=CPCConfig)
-    cmc: CMCConfig = field(default_factory=CMCConfig)
-    instdisc: InstDiscConfig = field(default_factory=InstDiscConfig)
-    moco: MoCoConfig = field(default_factory=MoCoConfig)
-    simclr: SimCLRConfig = field(default_factory=SimCLRConfig)
-    byol: BYOLConfig = field(default_factory=BYOLConfig)
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for names that are not fields: a method's section.
+        sections = self.__dict__.get("sections")
+        if sections is not None and name in sections:
+            return sections[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """Every section, except the settings of methods other than ``method``."""
-        out = dataclasses.asdict(self)
-        for name in METHOD_NAMES:
-            if name != self.method:
-                out.pop(name, None)
-        if self.method != "amdim":
-            out.pop("mixture", None)  # an AMDIM setting
+        own = _methods()[self.method].config_sections
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name == "sections":
+                out.update({name: dataclasses.asdict(value[name]) for name in own})
+            else:
+                out[f.name] = dataclasses.asdict(value) if dataclasses.is_dataclass(value) \
+                    else value
         return out
 
     @property
     def method_config(self) -> Any:
-        """The selected method's own settings (None for amdim, whose are model and loss)."""
-        return getattr(self, self.method, None)
+        """The section named after the selected method (``moco`` for moco), or None (amdim,
+        whose settings are the model and its loss and mixture sections)."""
+        return self.sections.get(self.method)
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
@@ -383,7 +305,7 @@ def _coerce(key: str, value: Any, tp: Any, meta: dict) -> Any:
         elif isinstance(value, datetime.date):
             value = value.isoformat()  # YAML reads e.g. a run name 2024-05-01 as a date
         if not isinstance(value, str):
-            choices = meta.get("choices")
+            choices = _choices(meta)
             wanted = f"one of {', '.join(choices)}" if choices else "a string"
             raise ConfigError(f"{key}: expected {wanted}, got {value!r}")
         return value
@@ -394,7 +316,7 @@ def _check(key: str, value: Any, meta: dict) -> None:
     if value is None:
         return
     values = value if isinstance(value, list) else [value]
-    lo, choices = meta.get("min"), meta.get("choices")
+    lo, choices = meta.get("min"), _choices(meta)
     for v in values:
         if lo is not None and v < lo:
             raise ConfigError(f"{key}: {v!r} is too small; it must be >= {lo}")
@@ -407,12 +329,19 @@ def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
         raise ConfigError(f"{prefix[:-1] or 'config'}: expected a mapping of keys, got {data!r}")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
+    # The whole config: the methods' sections are keys at the top level, in the field's
+    # place (after model).
+    sections = _sections() if cls is Config else {}
+    valid = [k for f in fields for k in (sections if f == "sections" else (f,))]
     for key in data:
-        if key not in fields:
+        if key not in valid:
             where = f"in {prefix[:-1]}" if prefix else "at the top level"
             raise ConfigError(f"unknown config key {f'{prefix}{key}'!r}; valid keys {where}: "
-                              f"{', '.join(fields)}")
-    kwargs = {}
+                              f"{', '.join(valid)}")
+    kwargs: dict[str, Any] = {}
+    if sections:
+        kwargs["sections"] = {name: _build(section, data.get(name, {}), f"{prefix}{name}.")
+                              for name, section in sections.items()}
     for name, f in fields.items():
         if name not in data:
             continue
@@ -428,6 +357,8 @@ def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
 
 
 def _validate(cfg: Config) -> Config:
+    from infomax.data.registry import canonical_data_name
+
     try:
         canonical_data_name(cfg.data.name)
     except ConfigError as e:
@@ -442,14 +373,8 @@ def _validate(cfg: Config) -> Config:
                           f"use a number in [0, 1), e.g. 0.98")
     if not 0 <= cfg.train.seed < 2**32:
         raise ConfigError(f"train.seed: {cfg.train.seed!r} must be in 0..{2**32 - 1}")
-    if cfg.method == "amdim" and cfg.model.encoder != "amdim":
-        raise ConfigError(f"model.encoder: {cfg.model.encoder!r} cannot run method amdim, whose "
-                          f"multiscale cost needs the AMDIM encoder's 5x5 and 7x7 maps; use "
-                          f"model.encoder=amdim, or another --method")
-    if cfg.method != "amdim" and cfg.mixture.k > 1:
-        raise ConfigError(f"mixture.k: {cfg.mixture.k} needs method amdim (mixture-based "
-                          f"representations are part of AMDIM's cost); use mixture.k=1 "
-                          f"with method {cfg.method}")
+    for _, method in _methods().items():
+        method.check_config(cfg)
     for key, ms in (("optim.milestones", cfg.optim.milestones),
                     ("probe.milestones", cfg.probe.milestones)):
         if ms != sorted(ms) or any(m < 1 for m in ms):
@@ -557,11 +482,15 @@ def describe_keys() -> str:
     def walk(cls: type, obj: Any, prefix: str) -> None:
         for f in dataclasses.fields(cls):
             value = getattr(obj, f.name)
+            if f.name == "sections" and cls is Config:
+                for name, section in value.items():
+                    walk(type(section), section, f"{prefix}{name}.")
+                continue
             if dataclasses.is_dataclass(value):
                 walk(type(value), value, f"{prefix}{f.name}.")
                 continue
-            extra = f.metadata.get("help", "")
-            choices = f.metadata.get("choices")
+            extra = _help(f.metadata)
+            choices = _choices(f.metadata)
             if choices:
                 extra = (extra + "; " if extra else "") + "one of " + ", ".join(choices)
             lines.append(f"{prefix}{f.name} = {value!r}" + (f"  # {extra}" if extra else ""))

@@ -21,10 +21,10 @@ import math
 import torch
 from torch import Tensor, nn
 
-from infomax.losses.estimators import dv, estimate, infonce, jsd, nwj, offset_mask
+from infomax.losses.estimators import NAMES, dv, estimate, infonce, jsd, nwj, offset_mask
 
 CRITICS = ("inner", "bilinear", "separable", "concat")
-ESTIMATOR_NAMES = ("infonce", "nwj", "dv", "jsd")
+ESTIMATOR_NAMES = NAMES
 
 
 def infonce_lower_bound(scores: Tensor) -> Tensor:

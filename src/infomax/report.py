@@ -558,10 +558,11 @@ def write_report(run_dir: str | Path, checkpoint: str | Path | None = None,
     import yaml
 
     from infomax.config import config_from_dict
-    from infomax.data.registry import build_dataset, resolve_data_root
+    from infomax.data.source import DataSource
     from infomax.data.views import geometric_test_view
-    from infomax.engine.train import CONFIG_FILE, SUMMARY_FILE, _epochs_done, read_checkpoint
     from infomax.eval.features import checkpoint_features
+    from infomax.methods import METHODS
+    from infomax.runs import CONFIG_FILE, SUMMARY_FILE, epochs_done, read_checkpoint
 
     start = time.time()
     run = Path(run_dir)
@@ -604,16 +605,15 @@ def write_report(run_dir: str | Path, checkpoint: str | Path | None = None,
     features = fs.features.float().numpy()
     labels = fs.labels.numpy().astype(np.int64)
     names = class_names(fs.data, fs.info.num_classes)
-    ckpt_epochs, ckpt_step = _epochs_done(meta), meta.get("global_step")
+    ckpt_epochs, ckpt_step = epochs_done(meta), meta.get("global_step")
     shown_ckpt = ckpt.name if ckpt.resolve().parent == run.resolve() else str(ckpt)
     what = f"{ckpt.name} (step {ckpt_step})" if ckpt_step is not None else ckpt.name
     _say(progress, f"2-D map of {min(len(features), max_points)} test features")
     embedding, method, shown = plot_embedding(features, labels, names, out / "embedding.png",
                                               max_points, seed, what)
     _say(progress, "nearest-neighbour retrieval")
-    root = resolve_data_root(data_dir if data_dir is not None else cfg.data.dir)
-    images = build_dataset(fs.data, "test", root, geometric_test_view(fs.info),
-                           cfg.data.download)
+    images = DataSource.resolve(cfg.data, fs.data, data_dir).build(
+        "test", geometric_test_view(fs.info))
     retrieval, precision = plot_retrieval(features, labels, images, names,
                                           out / "retrieval.png", seed, what)
 
@@ -634,10 +634,7 @@ def write_report(run_dir: str | Path, checkpoint: str | Path | None = None,
     subset = (f"; a random subset of the {len(features)}, seed {seed}"
               if shown < len(features) else "")
     figures = [
-        (losses, "loss curves",
-         "AMDIM's noise-contrastive losses per logged training step: global (1×1) features "
-         "predicting 5×5 and 7×7 local features of the other view, 5×5 predicting 5×5, and "
-         "their total; right: the weighted score regularizer."),
+        (losses, "loss curves", METHODS[cfg.method].loss_caption),
         (accuracy, "online probe accuracy", _accuracy_caption(cfg)),
         (embedding, f"{method} map",
          f"{method} of {shown} test-set features of {what}, coloured by class (features "

@@ -12,7 +12,6 @@ from a checkpoint written inside an epoch sees exactly the batches of an uninter
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -21,24 +20,11 @@ import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 
 from infomax.config import DataConfig
-from infomax.data.registry import (
-    DatasetInfo,
-    ImageFileDataset,
-    build_dataset,
-    dataset_info,
-    resolve_data_root,
-)
+from infomax.data.batch import Batch, BatchCollate
+from infomax.data.registry import DatasetInfo, ImageFileDataset
+from infomax.data.source import DataSource
 from infomax.data.views import TwoViews, test_view
 from infomax.dist import gather_objects, rank, world_size
-
-
-def resolve_name(name: str, root: Path) -> str:
-    """``imagefolder:<path>`` with a relative path is taken relative to the data root."""
-    if name.startswith("imagefolder:"):
-        path = Path(name.split(":", 1)[1]).expanduser()
-        if not path.is_absolute() and not path.exists():
-            return f"imagefolder:{root / path}"
-    return name
 
 
 def fixed_subset(dataset: Dataset, n: int | None, seed: int) -> Dataset:
@@ -139,8 +125,8 @@ class EpochSampler(DistributedSampler):
 
 
 class PretrainData(L.LightningDataModule):
-    """Pretraining batches ``((x1, x2), y)`` (``((x1, x2), y, index)`` with ``with_index``;
-    ``((x1, x2, xt), ...)`` with ``test_views``, xt the images' test-time views) and
+    """Pretraining batches as ``Batch`` objects (two augmented views and labels; with
+    ``with_index`` the images' indices, with ``test_views`` their test-time views) and
     test-view validation batches ``(x, y)``.
 
     With ``cfg.augment_device`` the workers only crop and flip (uint8 views) and the
@@ -155,9 +141,9 @@ class PretrainData(L.LightningDataModule):
         self.with_index = with_index
         self.test_views = test_views
         self.seed = seed
-        self.root = resolve_data_root(cfg.dir)
-        self.name = resolve_name(cfg.name, self.root)
-        self.info: DatasetInfo = dataset_info(self.name)
+        self.source = DataSource.resolve(cfg)
+        self.root, self.name = self.source.root, self.source.name
+        self.info: DatasetInfo = self.source.info
         self.pin_memory = torch.cuda.is_available() if pin_memory is None else pin_memory
         self._train: Dataset | None = None
         self._val: Dataset | None = None
@@ -177,17 +163,21 @@ class PretrainData(L.LightningDataModule):
                              photometric=not self.cfg.augment_device,
                              with_test_view=self.test_views)
             skip = not self.cfg.strict
-            train = build_dataset(self.name, "pretrain", self.root, views, self.cfg.download,
-                                  skip_unreadable=skip)
+            train = self.source.build("pretrain", views, skip_unreadable=skip)
             self._train = fixed_subset(train, self.cfg.pretrain_subset, self.seed)
             if self.with_index:
                 self._train = WithIndex(self._train)
-            val = build_dataset(self.name, "test", self.root, test_view(self.info),
-                                self.cfg.download, skip_unreadable=skip)
+            val = self.source.build("test", test_view(self.info), skip_unreadable=skip)
             self._val = fixed_subset(val, self.cfg.val_subset, self.seed)
             self._files = [d for d in (train, val) if isinstance(d, ImageFileDataset)]
             for files in self._files:
                 files.mark_unreadable(self._unreadable)
+
+    @property
+    def num_pretrain_images(self) -> int:
+        """Images in the pretraining set (after ``data.pretrain_subset``)."""
+        self.setup()
+        return len(self._train)
 
     def _loader(self, dataset: Dataset, **kwargs: Any) -> DataLoader:
         # A generator of its own: the worker seeds the DataLoader draws at every epoch
@@ -203,7 +193,8 @@ class PretrainData(L.LightningDataModule):
         sampler.start(*self._start)
         self._sampler = sampler
         return self._loader(SeededItems(self._train, self.seed), sampler=sampler,
-                            drop_last=len(sampler) >= self.cfg.batch_size)
+                            drop_last=len(sampler) >= self.cfg.batch_size,
+                            collate_fn=BatchCollate(self.test_views, self.with_index))
 
     def val_dataloader(self) -> DataLoader:
         self.setup()
@@ -254,7 +245,8 @@ class PretrainData(L.LightningDataModule):
         aug = self.device_augment
         if aug is None or self.trainer is None or not self.trainer.training:
             return batch
-        (x1, x2, *clean), *rest = batch
+        x1, x2 = batch.views
         if aug.mean.device != x1.device:
             aug.to(x1.device)
-        return ((aug(x1), aug(x2), *(aug.normalize(x) for x in clean)), *rest)
+        test = None if batch.test_view is None else aug.normalize(batch.test_view)
+        return Batch((aug(x1), aug(x2)), batch.labels, test, batch.index)

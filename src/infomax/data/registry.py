@@ -91,7 +91,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 @dataclass(frozen=True)
-class _Layout:
+class Layout:
     """A named set's torchvision layout: the folder under the data root and its files."""
 
     folder: str
@@ -105,7 +105,7 @@ class DataSetEntry:
     """Everything about one named data set; ``register_dataset`` adds it to ``DATASETS``."""
 
     info: DatasetInfo  # its constants; ``info.name`` is the registry name
-    layout: _Layout  # where its files are under the data root
+    layout: Layout  # where its files are under the data root
     # (entry, directory holding the layout's files, split, transform) -> the split's Dataset
     reader: Callable[[DataSetEntry, Path, str, Callable | None], Dataset]
     download: Callable[[Path], None]  # fetch it into ``layout`` under the given data root
@@ -421,7 +421,7 @@ _MNIST_FILES = {
 
 register_dataset(DataSetEntry(
     DatasetInfo("fashion-mnist", 32, 1, 10, (0.2860,), (0.3530,), True),
-    _Layout(
+    Layout(
         "FashionMNIST/raw",
         _MNIST_FILES,
         True,
@@ -438,7 +438,7 @@ register_dataset(DataSetEntry(
 
 register_dataset(DataSetEntry(
     DatasetInfo("mnist", 32, 1, 10, (0.1307,), (0.3081,), True),
-    _Layout(
+    Layout(
         "MNIST/raw",
         _MNIST_FILES,
         True,
@@ -488,9 +488,9 @@ def _read_cifar(
     return ArrayImageDataset(images, torch.from_numpy(targets), transform)
 
 
-def _cifar_layout(folder: str, archive: str, train: tuple[str, ...], test: str) -> _Layout:
+def _cifar_layout(folder: str, archive: str, train: tuple[str, ...], test: str) -> Layout:
     """The layout of a CIFAR set's python version (``archive`` unpacked into ``folder``)."""
-    return _Layout(
+    return Layout(
         folder,
         {"pretrain": train, "train": train, "test": (test,)},
         False,
@@ -625,7 +625,7 @@ register_dataset(DataSetEntry(
     DatasetInfo(
         "stl10", 64, 3, 10, (0.4467, 0.4398, 0.4066), (0.2603, 0.2566, 0.2713), False
     ),
-    _Layout(
+    Layout(
         "stl10_binary",
         {
             "pretrain": ("train_X.bin", "train_y.bin", "unlabeled_X.bin"),

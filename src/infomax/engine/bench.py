@@ -107,11 +107,11 @@ def measure_loader(cfg: Config, num_workers: int, batches: int = 30,
             if dev.type == "cuda":
                 torch.cuda.synchronize(dev)
             start, images = time.perf_counter(), 0
-        (x1, x2), y = next(it)
-        x1, x2 = x1.to(dev, non_blocking=True), x2.to(dev, non_blocking=True)
+        batch = next(it)
+        x1, x2 = (x.to(dev, non_blocking=True) for x in batch.views)
         if aug is not None:
             x1, x2 = aug(x1), aug(x2)
-        images += y.shape[0]
+        images += len(batch)
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
     seconds = time.perf_counter() - start

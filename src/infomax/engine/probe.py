@@ -13,13 +13,12 @@ from typing import Any
 import torch
 
 from infomax.config import ProbeConfig
-from infomax.data.module import resolve_name
-from infomax.data.registry import build_dataset
-from infomax.engine.train import load_method
+from infomax.data.source import resolve_name
 from infomax.errors import ConfigError
 from infomax.eval.features import checkpoint_features, resolve_probe_data
 from infomax.eval.linear import extract_features, train_probe
 from infomax.eval.protocols import KNN_K, KNN_TEMPERATURE, fraction_eval, knn_eval
+from infomax.runs import load_method
 
 PROTOCOLS = ("linear", "mlp", "knn", "fractions")
 
@@ -59,7 +58,8 @@ def run_probe(checkpoint: str | Path, data: str | None = None, data_dir: str | N
     path = Path(out) if out else ckpt.with_name(f"probe-{ckpt.stem}.json")
     path.parent.mkdir(parents=True, exist_ok=True)  # fail now, not after the probes
     cfg = model.cfg
-    name, root, info = resolve_probe_data(model, data, data_dir)
+    source = resolve_probe_data(model, data, data_dir)
+    name, root, info = source.name, source.root, source.info
     probe_cfg = probe_cfg or cfg.probe
     if epochs is not None:
         probe_cfg = dataclasses.replace(probe_cfg, epochs=epochs,
@@ -94,7 +94,7 @@ def run_probe(checkpoint: str | Path, data: str | None = None, data_dir: str | N
         seconds[kind] = round(time.time() - t0, 2)
     if pixel_baseline:
         def pixels(split: str) -> tuple:
-            dataset = build_dataset(name, split, root, PixelView(), cfg.data.download)
+            dataset = source.build(split, PixelView())
             return extract_features(torch.nn.Identity(), dataset, batch_size=batch_size,
                                     num_workers=workers, desc=f"{split} pixels",
                                     progress=progress)

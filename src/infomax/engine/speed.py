@@ -35,8 +35,9 @@ from torch import Tensor
 from torch.utils.flop_counter import FlopCounterMode
 
 from infomax.config import Config
-from infomax.data.registry import dataset_info
-from infomax.methods import METHODS, SSLMethod
+from infomax.data.source import DataSource
+from infomax.methods import METHODS, Batch, SSLMethod
+from infomax.runs import build_method
 
 __all__ = [
     "DEFAULT_GEMM_SIZES",
@@ -252,9 +253,8 @@ class _PeakMemory:
 
 def _build(cfg: Config, device: torch.device) -> tuple[SSLMethod, Any, Any, Any]:
     """The method as ``infomax pretrain`` builds it, plus its optimizer and scheduler."""
-    info = dataset_info(cfg.data.name)
-    model = METHODS[cfg.method](cfg, num_classes=info.num_classes, in_channels=info.channels,
-                                image_size=info.image_size)
+    info = DataSource.resolve(cfg.data).info
+    model = build_method(cfg, info)
     if hasattr(model, "init_memory"):  # memory banks: one row per image of a CIFAR-sized set
         model.init_memory(BANK_ROWS)
     model.to(device).train()
@@ -267,27 +267,28 @@ BANK_ROWS = 50_000
 
 
 def _random_batch(cfg: Config, batch_size: int, device: torch.device,
-                  seed: int) -> tuple:
-    info = dataset_info(cfg.data.name)
+                  seed: int) -> Batch:
+    info = DataSource.resolve(cfg.data).info
     gen = torch.Generator(device="cpu").manual_seed(seed)
     shape = (batch_size, info.channels, info.image_size, info.image_size)
     x1 = torch.randn(shape, generator=gen).to(device)
     x2 = torch.randn(shape, generator=gen).to(device)
-    views = (x1, x2)
+    test = None
     if cfg.probe.online_view == "test":  # the online probes' extra forward pass counts too
-        views += (torch.randn(shape, generator=gen).to(device),)
+        test = torch.randn(shape, generator=gen).to(device)
     labels = torch.randint(0, info.num_classes, (batch_size,), generator=gen).to(device)
+    index = None
     if METHODS[cfg.method].needs_index:
         index = torch.randperm(BANK_ROWS, generator=gen)[:batch_size].to(device)
-        return views, labels, index
-    return views, labels
+    return Batch((x1, x2), labels, test, index)
 
 
 def _train_step(model: SSLMethod, opt: Any, sched: Any, batch: Any,
                 autocast: Callable[[], contextlib.AbstractContextManager]) -> Tensor:
     """One full update as Lightning's automatic optimization runs it."""
     with autocast():
-        loss, probe_loss = model.compute_losses(batch)[:2]
+        losses = model.compute_losses(batch)
+        loss, probe_loss = losses.ssl, losses.probe
         total = loss + probe_loss
     total.backward()
     opt.step()
@@ -358,7 +359,8 @@ def _count_step_flops(model: SSLMethod, opt: Any, sched: Any, batch: Any,
                 _flops_inside(model.probes, fwd, probe_fwd), \
                 _flops_of_test_views(model, fwd, enc_fwd, test_fwd):
             with autocast():
-                loss, probe_loss = model.compute_losses(batch)[:2]
+                losses = model.compute_losses(batch)
+                loss, probe_loss = losses.ssl, losses.probe
                 total = loss + probe_loss
     fwd_total = fwd.get_total_flops()
 
@@ -542,7 +544,8 @@ def _scaled_train_step(model: SSLMethod, opt: _ScaledOptimizer, sched: Any, batc
                        autocast: Callable[[], contextlib.AbstractContextManager]) -> Tensor:
     """``_train_step`` with float16 loss scaling."""
     with autocast():
-        loss, probe_loss = model.compute_losses(batch)[:2]
+        losses = model.compute_losses(batch)
+        loss, probe_loss = losses.ssl, losses.probe
         total = loss + probe_loss
     opt.scaler.scale(total).backward()
     opt.step()

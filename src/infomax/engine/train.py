@@ -21,21 +21,15 @@ from lightning.fabric.utilities.rank_zero import rank_zero_only
 from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
-from infomax.config import Config, config_from_dict, load_config_file
+from infomax.config import Config
 from infomax.data.module import PretrainData
 from infomax.engine.checkpoints import AtomicCheckpointIO
-from infomax.files import atomic_write_text, check_archive, stale_temp_files
 from infomax.errors import (BadImageError, ConfigError, InfomaxError, NonFiniteCheckpointError,
-                            NonFiniteError, UnreadableCheckpointError)
+                            NonFiniteError)
+from infomax.files import atomic_write_text, stale_temp_files
 from infomax.methods import METHODS, SSLMethod
-
-CONFIG_FILE = "config.yaml"
-SUMMARY_FILE = "summary.json"
-LAST, LAST_PREVIOUS, BEST = "last.ckpt", "last.prev.ckpt", "best.ckpt"
-# Where --resume (no path) moves a last.ckpt it cannot read, so that the next save does not
-# keep it as last.prev.ckpt in place of a good one.
-UNREADABLE_SUFFIX = ".unreadable"
-
+from infomax.runs import (BEST, CONFIG_FILE, LAST, LAST_PREVIOUS, SUMMARY_FILE,
+                          UNREADABLE_SUFFIX, build_method, epochs_done, read_checkpoint)
 
 def _quiet_lightning() -> None:
     # Lightning's tips about workers, tensor cores and litlogger are noise for our users.
@@ -54,45 +48,6 @@ def _quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=".*dataloader is not resumable.*")
     # The run folder holds config.yaml before the first checkpoint: expected, not a problem.
     warnings.filterwarnings("ignore", message=".*Checkpoint directory .* exists and is not empty.*")
-
-
-def build_method(cfg: Config, data: PretrainData) -> SSLMethod:
-    info = data.info
-    return METHODS[cfg.method](cfg, num_classes=info.num_classes, in_channels=info.channels,
-                               image_size=info.image_size)
-
-
-def read_checkpoint(checkpoint: str | Path, map_location: str = "cpu",
-                    mmap: bool = False) -> dict[str, Any]:
-    """The contents of a checkpoint written by pretrain; InfomaxError if it is missing or
-    not an infomax checkpoint, UnreadableCheckpointError (an InfomaxError too) if it is
-    truncated or corrupt: every byte is checked against the archive's CRC-32s first
-    (torch.load checks none, and with ``mmap`` reads no tensor data at all)."""
-    path = Path(checkpoint)
-    if not path.is_file():
-        raise InfomaxError(f"checkpoint {path} does not exist; pass the path of a .ckpt file "
-                           f"written by 'infomax pretrain' (e.g. runs/<name>/last.ckpt)")
-    check_archive(path)
-    try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
-    except Exception as e:  # a foreign file that happens to be a whole zip archive
-        raise UnreadableCheckpointError(path, f"torch.load failed with {type(e).__name__}: "
-                                              f"not an infomax checkpoint") from None
-    hp = ckpt.get("hyper_parameters", {}) if isinstance(ckpt, dict) else {}
-    if not isinstance(hp, dict) or "config" not in hp or "state_dict" not in ckpt:
-        raise InfomaxError(f"checkpoint {path} holds no infomax config; it was not written by "
-                           f"'infomax pretrain'")
-    return ckpt
-
-
-def load_method(checkpoint: str | Path, map_location: str = "cpu") -> SSLMethod:
-    """Restore a method (encoder, probes, config) from a checkpoint written by pretrain."""
-    ckpt = read_checkpoint(checkpoint, map_location)
-    hp = ckpt["hyper_parameters"]
-    cfg = config_from_dict(hp["config"])
-    model = METHODS[cfg.method](cfg, hp["num_classes"], hp["in_channels"], hp["image_size"])
-    model.load_state_dict(ckpt["state_dict"])
-    return model.eval()
 
 
 def _check_resumable(ckpt: dict[str, Any], path: str, cfg: Config, model: SSLMethod) -> None:
@@ -118,15 +73,6 @@ def _check_resumable(ckpt: dict[str, Any], path: str, cfg: Config, model: SSLMet
         raise InfomaxError(f"cannot resume from {path}: it was trained with another network "
                            f"({'; '.join(diffs)}); resume with the run's config "
                            f"(--config {Path(path).parent / CONFIG_FILE})")
-
-
-def _epochs_done(ckpt: dict[str, Any]) -> int:
-    """Training epochs a checkpoint has finished (every batch processed: the end-of-epoch
-    checkpoints are written before Lightning counts the epoch as completed)."""
-    try:
-        return int(ckpt["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"])
-    except (KeyError, TypeError, ValueError):
-        return int(ckpt.get("epoch", 0))
 
 
 class _CSVLogger(CSVLogger):
@@ -285,7 +231,7 @@ def pretrain(cfg: Config, resume: str | None = None, progress: bool = True,
             if not Path(ckpt_path).is_file():
                 raise InfomaxError(f"cannot resume: {ckpt_path} does not exist")
             resumed = read_checkpoint(ckpt_path, mmap=True)
-        done = _epochs_done(resumed)
+        done = epochs_done(resumed)
         if done >= cfg.train.epochs and (run_dir / SUMMARY_FILE).is_file():
             print(f"infomax: {ckpt_path} has finished {done} epochs already (train.epochs="
                   f"{cfg.train.epochs}); nothing to do. Raise train.epochs to train longer",
@@ -307,7 +253,7 @@ def pretrain(cfg: Config, resume: str | None = None, progress: bool = True,
                         with_index=METHODS[cfg.method].needs_index,
                         test_views=cfg.probe.online_view == "test")
     data.setup()
-    model = build_method(cfg, data)
+    model = build_method(cfg, data.info, data.num_pretrain_images)
     if resumed is not None:
         _check_resumable(resumed, ckpt_path, cfg, model)
     if main:
@@ -389,10 +335,6 @@ def pretrain(cfg: Config, resume: str | None = None, progress: bool = True,
     }
     atomic_write_text(run_dir / SUMMARY_FILE, json.dumps(summary, indent=2))
     return run_dir
-
-
-def config_from_run(run_dir: str | Path) -> Config:
-    return config_from_dict(load_config_file(Path(run_dir) / CONFIG_FILE))
 
 
 def check_devices(cfg: Config) -> None:

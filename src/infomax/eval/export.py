@@ -10,6 +10,7 @@ import numpy as np
 
 from infomax.errors import InfomaxError
 from infomax.eval.features import checkpoint_features
+from infomax.runs import load_method
 
 FORMATS = (".npz", ".parquet")
 
@@ -32,8 +33,6 @@ def export_embeddings(checkpoint: str | Path, output: str | Path,
         except ImportError:
             raise InfomaxError(f"-o {out}: Parquet needs pyarrow (pip install pyarrow); or "
                                f"write .npz") from None
-    from infomax.engine.train import load_method
-
     # Loaded once for every split, and before the output folder is made: a missing or
     # damaged checkpoint leaves nothing behind.
     model = load_method(checkpoint)

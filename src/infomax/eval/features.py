@@ -19,12 +19,13 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from infomax.data.module import resolve_name
-from infomax.data.registry import DatasetInfo, build_dataset, dataset_info, resolve_data_root
+from infomax.data.registry import DatasetInfo
+from infomax.data.source import DataSource
 from infomax.data.views import test_view
-from infomax.files import atomic_save
 from infomax.errors import ConfigError
 from infomax.eval.linear import extract_features
+from infomax.files import atomic_save
+from infomax.runs import load_method
 
 CACHE_VERSION = 1
 
@@ -60,19 +61,16 @@ def _cache_key(checkpoint: Path, name: str, split: str, view: str) -> dict[str, 
             "view": view}
 
 
-def resolve_probe_data(model: Any, data: str | None, data_dir: str | None
-                       ) -> tuple[str, Path, DatasetInfo]:
-    """The data set a probe of ``model`` runs on (its pretraining set unless ``data``
-    names another), its root and info; ConfigError when the encoder cannot read it."""
-    cfg = model.cfg
-    root = resolve_data_root(data_dir if data_dir is not None else cfg.data.dir)
-    name = resolve_name(data or cfg.data.name, root)
-    info = dataset_info(name)
+def resolve_probe_data(model: Any, data: str | None, data_dir: str | None) -> DataSource:
+    """The data a probe of ``model`` runs on (its pretraining set unless ``data`` names
+    another); ConfigError when the encoder cannot read it."""
+    source = DataSource.resolve(model.cfg.data, data, data_dir)
+    info = source.info
     if (info.channels, info.image_size) != (model.in_channels, model.image_size):
         raise ConfigError(
-            f"data set {name} gives {info.channels}-channel {info.image_size} px views but the "
-            f"encoder takes {model.in_channels}-channel {model.image_size} px input")
-    return name, root, info
+            f"data set {source.name} gives {info.channels}-channel {info.image_size} px views "
+            f"but the encoder takes {model.in_channels}-channel {model.image_size} px input")
+    return source
 
 
 def checkpoint_features(checkpoint: str | Path, split: str, data: str | None = None,
@@ -82,12 +80,11 @@ def checkpoint_features(checkpoint: str | Path, split: str, data: str | None = N
     """Global features of ``checkpoint``'s encoder for every image of ``split`` ("train" or
     "test") of its pretraining data set or of ``data``. ``model`` is the loaded method when
     the caller has it already (else it is loaded only when the cache misses)."""
-    from infomax.engine.train import load_method
-
     ckpt = Path(checkpoint)
     if model is None:
         model = load_method(ckpt)
-    name, root, info = resolve_probe_data(model, data, data_dir)
+    source = resolve_probe_data(model, data, data_dir)
+    name, info = source.name, source.info
     view = repr(test_view(info))
     path = ckpt.parent / "features" / f"{_slug(ckpt.stem)}-{_slug(name)}-{split}.pt"
     key = _cache_key(ckpt, name, split, view)
@@ -103,7 +100,7 @@ def checkpoint_features(checkpoint: str | Path, split: str, data: str | None = N
     encoder = model.encoder.eval()
     if cfg.train.channels_last:
         encoder.to(memory_format=torch.channels_last)
-    dataset = build_dataset(name, split, root, test_view(info), cfg.data.download)
+    dataset = source.build(split, test_view(info))
     workers = cfg.data.num_workers if num_workers is None else num_workers
     feats, labels = extract_features(encoder.embed, dataset, batch_size=batch_size,
                                      num_workers=workers, desc=f"{split} features",

@@ -34,9 +34,11 @@ from torch import Tensor
 
 from infomax.dist import all_reduce_, world_size
 from infomax.numerics import in_score_dtype
+from infomax.registry import Registry
 
 ReduceSum = Callable[[Tensor], Tensor]
-NAMES = ("infonce", "nwj", "dv", "jsd")
+# The square-form estimators by name, each registered where it is defined.
+ESTIMATORS: Registry[Callable[[Tensor], Tensor]] = Registry("MI estimator")
 
 
 def _square(scores: Tensor, fn: str) -> tuple[Tensor, Tensor]:
@@ -47,6 +49,7 @@ def _square(scores: Tensor, fn: str) -> tuple[Tensor, Tensor]:
     return in_score_dtype(scores), eye
 
 
+@ESTIMATORS.decorator("infonce")
 def infonce(scores: Tensor) -> Tensor:
     """InfoNCE (van den Oord et al. 2018, Eq. 4; Poole et al. 2019, Eq. 12):
     mean_i (F[i,i] - logsumexp_j F[i,j]) + log B. Never exceeds log B."""
@@ -54,6 +57,7 @@ def infonce(scores: Tensor) -> Tensor:
     return (s.diagonal() - s.logsumexp(1)).mean() + math.log(s.shape[0])
 
 
+@ESTIMATORS.decorator("nwj")
 def nwj(scores: Tensor) -> Tensor:
     """NWJ / f-GAN KL bound (Nguyen, Wainwright and Jordan 2010) in Tschannen et al.'s
     (2020) f - 1 form: 1 + mean_i (F[i,i] - 1) - mean_{i != j} exp(F[i,j] - 1)."""
@@ -61,6 +65,7 @@ def nwj(scores: Tensor) -> Tensor:
     return 1 + (s.diagonal() - 1).mean() - (s[~eye] - 1).exp().mean()
 
 
+@ESTIMATORS.decorator("dv")
 def dv(scores: Tensor) -> Tensor:
     """Donsker-Varadhan bound (MINE, Belghazi et al. 2018, Eq. 10):
     mean_i F[i,i] - log mean_{i != j} exp(F[i,j])."""
@@ -69,6 +74,7 @@ def dv(scores: Tensor) -> Tensor:
     return s.diagonal().mean() - (neg.logsumexp(0) - math.log(neg.numel()))
 
 
+@ESTIMATORS.decorator("jsd")
 def jsd(scores: Tensor) -> Tensor:
     """Jensen-Shannon surrogate of local DIM (Hjelm et al. 2019, Eq. 4):
     mean_i -softplus(-F[i,i]) - mean_{i != j} softplus(F[i,j])."""
@@ -76,8 +82,7 @@ def jsd(scores: Tensor) -> Tensor:
     return -F.softplus(-s.diagonal()).mean() - F.softplus(s[~eye]).mean()
 
 
-ESTIMATORS: dict[str, Callable[[Tensor], Tensor]] = {
-    "infonce": infonce, "nwj": nwj, "dv": dv, "jsd": jsd}
+NAMES: tuple[str, ...] = ESTIMATORS.names()
 
 
 # -- the general form ------------------------------------------------------------------

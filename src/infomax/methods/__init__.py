@@ -1,19 +1,23 @@
-"""One LightningModule per method, keyed by the name the CLI accepts."""
+"""One LightningModule per method, registered by the name the CLI accepts (``METHODS``).
 
-from infomax.methods.amdim import AMDIM
-from infomax.methods.base import SSLMethod
-from infomax.methods.byol import BYOL
-from infomax.methods.cmc import CMC
-from infomax.methods.cpc import CPC
-from infomax.methods.dim import DIM
-from infomax.methods.instdisc import InstDisc
-from infomax.methods.moco import MoCo
-from infomax.methods.simclr import SimCLR
+Importing this package registers every built-in method, in the order below (the order of
+the CLI's help and of ``infomax config --keys``).
+"""
 
-METHODS: dict[str, type[SSLMethod]] = {
-    "amdim": AMDIM, "dim": DIM, "cpc": CPC, "cmc": CMC, "instdisc": InstDisc, "moco": MoCo,
-    "simclr": SimCLR, "byol": BYOL,
-}
+from infomax.methods.base import METHODS, SSLMethod, register_method
+from infomax.methods.contract import Batch, StepLosses, StepOutput
+from infomax.methods.momentum import MomentumMethod
 
-__all__ = ["AMDIM", "BYOL", "CMC", "CPC", "DIM", "InstDisc", "METHODS", "MoCo", "SSLMethod",
-           "SimCLR"]
+# Each module registers its method when imported.
+from infomax.methods.amdim import AMDIM  # noqa: E402  (first: the default method)
+from infomax.methods.dim import DIM  # noqa: E402
+from infomax.methods.cpc import CPC  # noqa: E402
+from infomax.methods.cmc import CMC  # noqa: E402
+from infomax.methods.instdisc import InstDisc  # noqa: E402
+from infomax.methods.moco import MoCo  # noqa: E402
+from infomax.methods.simclr import SimCLR  # noqa: E402
+from infomax.methods.byol import BYOL  # noqa: E402
+
+__all__ = ["AMDIM", "BYOL", "CMC", "CPC", "DIM", "METHODS", "Batch", "InstDisc", "MoCo",
+           "MomentumMethod", "SSLMethod", "SimCLR", "StepLosses", "StepOutput",
+           "register_method"]

@@ -2,15 +2,35 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch import Tensor
 
+from infomax.config import Config, setting
 from infomax.dist import gather_targets, world_size
+from infomax.errors import ConfigError
 from infomax.losses import amdim_multiscale_loss
-from infomax.methods.base import SSLMethod
+from infomax.methods.base import SSLMethod, register_method
+from infomax.methods.contract import Batch, StepOutput
 from infomax.nn.amdim import AMDIMEncoder, EncoderOutput, MixtureHead
+
+
+@dataclass
+class LossConfig:
+    tclip: float = setting(20.0, min=0.0, help="soft clip of the NCE scores (0: off)")
+    reg_coef: float = setting(0.05, min=0.0, help="weight of the score regularizer")
+    multiscale: bool = setting(True, help="AMDIM's three costs 1->5, 1->7 and 5->5; false: "
+                                          "the single-scale 1->7 cost only")
+
+
+@dataclass
+class MixtureConfig:
+    """AMDIM's mixture-based representations (paper Sec. 3.7; spec amdim.md Sec. 3)."""
+
+    k: int = setting(1, min=1, help="mixture vectors per global feature (1: off, the plain cost)")
+    tau: float = setting(1.0, min=0.0, help="q(j | i) = softmax_j(tau * s_ij)")
+    alpha: float = setting(1.0, min=0.0, help="weight of the entropy term alpha * H(q)")
 
 
 def gather_local_targets(o1: EncoderOutput, o2: EncoderOutput
@@ -32,7 +52,24 @@ def gather_local_targets(o1: EncoderOutput, o2: EncoderOutput
     return targets[0], targets[1], offset
 
 
+@register_method("amdim", sections={"loss": LossConfig, "mixture": MixtureConfig},
+                 summary="multiscale NCE between two augmented views (the default)")
 class AMDIM(SSLMethod):
+    loss_caption = ("AMDIM's noise-contrastive losses per logged training step: global (1×1) "
+                    "features predicting 5×5 and 7×7 local features of the other view, 5×5 "
+                    "predicting 5×5, and their total; right: the weighted score regularizer.")
+
+    @classmethod
+    def check_config(cls, cfg: Config) -> None:
+        if cfg.method == "amdim" and cfg.model.encoder != "amdim":
+            raise ConfigError(f"model.encoder: {cfg.model.encoder!r} cannot run method amdim, "
+                              f"whose multiscale cost needs the AMDIM encoder's 5x5 and 7x7 "
+                              f"maps; use model.encoder=amdim, or another --method")
+        if cfg.method != "amdim" and cfg.mixture.k > 1:
+            raise ConfigError(f"mixture.k: {cfg.mixture.k} needs method amdim (mixture-based "
+                              f"representations are part of AMDIM's cost); use mixture.k=1 "
+                              f"with method {cfg.method}")
+
     def __init__(self, config: Any, num_classes: int, in_channels: int, image_size: int) -> None:
         super().__init__(config, num_classes, in_channels, image_size)
         self.encoder: AMDIMEncoder = self.make_backbone(local_heads=True)  # config: encoder=amdim
@@ -45,8 +82,8 @@ class AMDIM(SSLMethod):
         self.mixture = MixtureHead(self.encoder.feature_dim, k) if k > 1 else None
         self.build_probes(self.encoder.feature_dim)
 
-    def ssl_step(self, batch: Any) -> tuple[Tensor, dict[str, Tensor], Tensor, Tensor]:
-        (x1, x2), labels = batch
+    def ssl_step(self, batch: Batch) -> StepOutput:
+        x1, x2 = batch.views
         # One encoder pass per view, as the public code does: BatchNorm statistics are
         # those of each view's batch, never mixed across the two views.
         o1 = self.encoder(self._memory_format(x1))
@@ -64,4 +101,4 @@ class AMDIM(SSLMethod):
                 (("l1t5", loss.l1t5), ("l1t7", loss.l1t7), ("l5t5", loss.l5t5),
                  ("reg", loss.reg)) if value is not None}
         feats = torch.cat([o1.global_, o2.global_])
-        return loss.total, logs, feats, torch.cat([labels, labels])
+        return StepOutput(loss.total, logs, feats, torch.cat([batch.labels, batch.labels]))

@@ -4,19 +4,31 @@ no negatives."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch import Tensor
 
+from infomax.config import setting
 from infomax.losses.contrastive import byol_regression
-from infomax.methods.base import SSLMethod
-from infomax.methods.moco import frozen_copy
-from infomax.methods.simclr import projection_mlp
-from infomax.nn.momentum import byol_momentum, ema_update_
+from infomax.methods.base import register_method
+from infomax.methods.contract import Batch, StepOutput
+from infomax.methods.momentum import MomentumMethod
+from infomax.nn.heads import projection_mlp
+from infomax.nn.momentum import byol_momentum
 
 
-class BYOL(SSLMethod):
+@dataclass
+class BYOLConfig:
+    proj_dim: int = setting(256, min=1, help="projection and prediction size")
+    hidden_dim: int = setting(4096, min=1, help="hidden width of projector and predictor")
+    momentum: float = setting(0.996, min=0.0, help="base target EMA rate, raised to 1 on a "
+                                                   "cosine schedule over training")
+
+
+@register_method("byol", sections={"byol": BYOLConfig},
+                 summary="regress a momentum target network's projection; no negatives")
+class BYOL(MomentumMethod):
     """The symmetric loss of the paper (Sec. 3.1): L + L~, both view orders, each
     2 - 2 cos(q, z') averaged over the batch. One encoder pass per view, as the public code
     does (BatchNorm statistics of each view's batch). The target is updated after each
@@ -30,12 +42,12 @@ class BYOL(SSLMethod):
         d = self.encoder.feature_dim
         self.projector = projection_mlp(d, c.hidden_dim, c.proj_dim)
         self.predictor = projection_mlp(c.proj_dim, c.hidden_dim, c.proj_dim)
-        self.target_encoder = frozen_copy(self.encoder)
-        self.target_projector = frozen_copy(self.projector)
+        self.add_momentum_copy("target_encoder", "encoder")
+        self.add_momentum_copy("target_projector", "projector")
         self.build_probes(d)
 
-    def ssl_step(self, batch: Any) -> tuple[Tensor, dict[str, Tensor], Tensor, Tensor]:
-        (x1, x2), labels = batch[0], batch[1]
+    def ssl_step(self, batch: Batch) -> StepOutput:
+        x1, x2 = batch.views
         h1 = self.encoder.embed(self._memory_format(x1))
         h2 = self.encoder.embed(self._memory_format(x2))
         p1 = self.predictor(self.projector(h1))
@@ -46,9 +58,10 @@ class BYOL(SSLMethod):
         l12 = byol_regression(p1, z2)
         l21 = byol_regression(p2, z1)
         logs = {"loss_12": l12.detach(), "loss_21": l21.detach()}
-        return l12 + l21, logs, torch.cat([h1, h2]), torch.cat([labels, labels])
+        return StepOutput(l12 + l21, logs, torch.cat([h1, h2]),
+                          torch.cat([batch.labels, batch.labels]))
 
-    def target_momentum(self) -> float:
+    def momentum(self) -> float:
         """tau for the update that follows optimizer step k = global_step - 1."""
         base = self.cfg.byol.momentum
         trainer = self._trainer
@@ -58,8 +71,3 @@ class BYOL(SSLMethod):
         if not total or total == float("inf"):
             return base
         return byol_momentum(base, self.global_step - 1, int(total))
-
-    def after_step(self, batch: Any) -> None:
-        tau = self.target_momentum()
-        ema_update_(self.target_encoder, self.encoder, tau)
-        ema_update_(self.target_projector, self.projector, tau)

@@ -4,19 +4,36 @@ directions (Sec. 3.1-3.3), negatives from memory banks or from the batch."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from infomax.config import setting
 from infomax.data.registry import IMAGEFOLDER_PREFIX, IMAGENET_MEAN, IMAGENET_STD, dataset_info
 from infomax.dist import gather_targets
 from infomax.errors import ConfigError
 from infomax.losses.cmc import bank_softmax_loss, batch_softmax_loss
-from infomax.methods.base import SSLMethod
-from infomax.methods.instdisc import bank_generator
-from infomax.nn.memory import MemoryBank
+from infomax.methods.base import SSLMethod, register_method
+from infomax.methods.contract import Batch, StepOutput
+from infomax.nn.memory import MemoryBank, bank_generator
+from infomax.numerics import score_dtype
+
+
+@dataclass
+class CMCConfig:
+    split: str = setting("lab", choices=("lab", "views"),
+                    help="lab: L against ab of one view (colour data); views: two augmented "
+                              "views, one encoder each (any data)")
+    embed_dim: int = setting(128, min=1, help="size of the normalized projections")
+    temperature: float = setting(0.07, min=1e-6)
+    negatives: str = setting("bank", choices=("bank", "batch"),
+                        help="bank: memory bank (NCE, num_negatives samples); batch: the other "
+                                  "images of the (global) batch")
+    num_negatives: int = setting(4096, min=1, help="K: negatives drawn from the bank per positive")
+    bank_momentum: float = setting(0.5, min=0.0, help="memory bank update: v <- m v + (1 - m) f")
 
 # Fixed affine maps of L, a, b to [-1, 1]: the extremes of each channel over the sRGB gamut
 # (L in [0, 100]; a in [-86.183, 98.233], b in [-107.857, 94.478], measured with kornia on
@@ -30,7 +47,7 @@ def normalized_lab(rgb: Tensor) -> Tensor:
     constants above (computed in float32, or float64 for float64 input)."""
     from kornia.color import rgb_to_lab
 
-    dtype = torch.float64 if rgb.dtype == torch.float64 else torch.float32
+    dtype = score_dtype(rgb)
     with torch.autocast(device_type=rgb.device.type, enabled=False):
         lab = rgb_to_lab(rgb.to(dtype).clamp(0.0, 1.0))
         center = torch.tensor(LAB_CENTER, dtype=dtype, device=rgb.device).view(1, 3, 1, 1)
@@ -81,6 +98,9 @@ class CMCEncoder(nn.Module):
         return self.embed(x)
 
 
+# needs_index: the bank variant keeps one row per image; the batch variant ignores the index.
+@register_method("cmc", sections={"cmc": CMCConfig}, needs_index=True,
+                 summary="contrastive multiview coding: one encoder per view (L / ab)")
 class CMC(SSLMethod):
     """CMC with two views (``cmc.split``), linear heads to ``embed_dim`` normalized
     projections, temperature ``cmc.temperature``, and the loss L(V1 -> V2) + L(V2 -> V1)
@@ -88,8 +108,6 @@ class CMC(SSLMethod):
     rows of the *other* view's bank; positive that bank's row of the same image; banks
     updated with momentum after the loss); or "batch", the other images of the global
     batch. Both use the softmax cross-entropy form (see ``infomax.losses.cmc``)."""
-
-    needs_index = True  # used by the bank variant; the batch variant ignores the index
 
     def __init__(self, config: Any, num_classes: int, in_channels: int, image_size: int) -> None:
         super().__init__(config, num_classes, in_channels, image_size)
@@ -123,8 +141,8 @@ class CMC(SSLMethod):
             if n and self.bank1.size != n:
                 self.init_memory(n)
 
-    def ssl_step(self, batch: Any) -> tuple[Tensor, dict[str, Tensor], Tensor, Tensor]:
-        (x1, x2), labels, *rest = batch
+    def ssl_step(self, batch: Batch) -> StepOutput:
+        x1, x2 = batch.views
         c = self.cfg.cmc
         enc = self.encoder
         v1, v2 = enc.split_views(x1) if c.split == "lab" else (x1, x2)
@@ -133,7 +151,7 @@ class CMC(SSLMethod):
         z1 = F.normalize(self.head1(h1), dim=1)
         z2 = F.normalize(self.head2(h2), dim=1)
         if c.negatives == "bank":
-            index = rest[0]
+            index = batch.index
             # One draw of negative indices for both directions, as CMC's code does.
             neg = self.bank1.sample(z1.shape[0], c.num_negatives)
             l12 = bank_softmax_loss(z1, self.bank2(index), self.bank2(neg), c.temperature)
@@ -148,4 +166,4 @@ class CMC(SSLMethod):
             l21 = batch_softmax_loss(z2, both[:, 0], c.temperature, offset)
         loss = l12 + l21
         logs = {"v1_to_v2": l12.detach(), "v2_to_v1": l21.detach()}
-        return loss, logs, torch.cat([h1, h2], 1), labels
+        return StepOutput(loss, logs, torch.cat([h1, h2], 1), batch.labels)

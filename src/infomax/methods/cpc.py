@@ -3,17 +3,29 @@ image patches: a row-causal context network predicts the codes of the rows below
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from infomax.config import setting
+from infomax.dist import gather_targets
 from infomax.errors import ConfigError
 from infomax.losses.cpc import cpc_infonce
-from infomax.methods.base import SSLMethod
-from infomax.dist import gather_targets
+from infomax.methods.base import SSLMethod, register_method
+from infomax.methods.contract import Batch, StepOutput
 from infomax.nn.amdim import AMDIMEncoder
+
+
+@dataclass
+class CPCConfig:
+    patch_size: int = setting(16, min=2, help="side of the square patches, in px")
+    patch_stride: int = setting(8, min=1, help="step between patches (half the size: 50% overlap)")
+    predict_rows: int = setting(2, min=1, help="K: predict the patch codes 1..K rows below")
+    context_layers: int = setting(2, min=1, help="masked residual layers of the context network")
+    context_dim: int = setting(256, min=1, help="width of the context network")
 
 
 def patch_grid(image_size: int, patch_size: int, stride: int) -> int:
@@ -93,6 +105,8 @@ class ContextNetwork(nn.Module):
         return h
 
 
+@register_method("cpc", sections={"cpc": CPCConfig},
+                 summary="contrastive predictive coding on a grid of image patches")
 class CPC(SSLMethod):
     """CPC with the ``cpc`` config section. Only view x1 of each batch is used: the
     patches are the views. ``self.encoder`` is a ``CPCEncoder`` (pooled patch codes); the
@@ -118,8 +132,8 @@ class CPC(SSLMethod):
                                         for _ in range(c.predict_rows))
         self.build_probes(d)
 
-    def ssl_step(self, batch: Any) -> tuple[Tensor, dict[str, Tensor], Tensor, Tensor]:
-        (x1, _), labels = batch[0], batch[1]
+    def ssl_step(self, batch: Batch) -> StepOutput:
+        x1 = batch.views[0]
         z = self.encoder.patch_codes(x1)  # (B, D, R, C)
         ctx = self.context(z)
         rows = z.shape[2]
@@ -127,4 +141,4 @@ class CPC(SSLMethod):
         # Candidates: every patch code of the global batch.
         codes, offset = gather_targets(z)
         mi = cpc_infonce(preds, codes, offset)
-        return -mi, {"infonce": mi}, z.mean((2, 3)), labels
+        return StepOutput(-mi, {"infonce": mi}, z.mean((2, 3)), batch.labels)

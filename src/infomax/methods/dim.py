@@ -3,13 +3,27 @@ every location of an intermediate feature map, negatives from the other images."
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from torch import Tensor, nn
 
+from infomax.config import setting
 from infomax.dist import gather_targets, global_sum, world_size
 from infomax.losses.dim import dim_loss
-from infomax.methods.base import SSLMethod
+from infomax.methods.base import SSLMethod, register_method
+from infomax.methods.contract import Batch, StepOutput
+
+
+@dataclass
+class DIMConfig:
+    estimator: str = setting("jsd", choices=("jsd", "infonce", "dv"),
+                        help="MI estimator of the local (and global) term")
+    embed_dim: int = setting(512, min=1, help="size of the critic's embeddings (global MLP and "
+                                               "local 1x1-conv MLP)")
+    local_weight: float = setting(1.0, min=0.0, help="beta: weight of the local term")
+    global_weight: float = setting(0.0, min=0.0, help="alpha: weight of the optional global term "
+                                                      "(global vector against the flattened map)")
 
 
 class EmbedHead(nn.Module):
@@ -27,6 +41,8 @@ class EmbedHead(nn.Module):
         return self.mlp(x) + self.shortcut(x)
 
 
+@register_method("dim", sections={"dim": DIMConfig},
+                 summary="local Deep InfoMax: the global vector against every location")
 class DIM(SSLMethod):
     """Local DIM with the ``dim`` config section (estimator, embed_dim, local_weight beta,
     global_weight alpha). DIM has no augmented views: only view x1 of each batch is used
@@ -40,8 +56,8 @@ class DIM(SSLMethod):
         self.local_head = EmbedHead(self.encoder.local_dim, e, conv=True)
         self.build_probes(self.encoder.feature_dim)
 
-    def ssl_step(self, batch: Any) -> tuple[Tensor, dict[str, Tensor], Tensor, Tensor]:
-        (x1, _), labels = batch[0], batch[1]
+    def ssl_step(self, batch: Batch) -> StepOutput:
+        x1 = batch.views[0]
         g, local = self.encoder.forward_features(self._memory_format(x1))
         src = self.global_head(g)
         trg = self.local_head(local).flatten(2)  # (B, E, h * w)
@@ -54,4 +70,4 @@ class DIM(SSLMethod):
         logs = {"local_mi": out.local}
         if c.global_weight:
             logs["global_mi"] = out.global_
-        return out.total, logs, g, labels
+        return StepOutput(out.total, logs, g, batch.labels)

@@ -4,24 +4,28 @@ memory bank of features with NCE (Sec. 3.1-3.2)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from infomax.dist import world_size
+from infomax.config import setting
+from infomax.dist import gather_no_grad, world_size
 from infomax.losses.instdisc import estimate_log_partition, instdisc_nce_loss
-from infomax.methods.base import SSLMethod
-from infomax.nn.memory import MemoryBank
+from infomax.methods.base import SSLMethod, register_method
+from infomax.methods.contract import Batch, StepOutput
+from infomax.nn.memory import MemoryBank, bank_generator
+from infomax.numerics import in_score_dtype
 
 
-def bank_generator(seed: int) -> torch.Generator:
-    """The RNG a bank is drawn from: seeded by the run's seed, so that every process of a
-    data-parallel run (whose global RNGs are seeded per rank) draws the same bank, and the
-    global RNG stream (augmentations, shuffling) is not consumed."""
-    return torch.Generator().manual_seed(int(seed))
+@dataclass
+class InstDiscConfig:
+    embed_dim: int = setting(128, min=1, help="size of the normalized features in the bank")
+    temperature: float = setting(0.07, min=1e-6)
+    num_negatives: int = setting(4096, min=1, help="m: negatives drawn from the bank (NCE)")
+    bank_momentum: float = setting(0.5, min=0.0, help="memory bank update: v <- m v + (1 - m) f")
 
 
 def mean_log_partition(log_z: Tensor) -> Tensor:
@@ -30,11 +34,12 @@ def mean_log_partition(log_z: Tensor) -> Tensor:
     w = world_size()
     if w == 1:
         return log_z
-    parts = [torch.empty_like(log_z) for _ in range(w)]
-    dist.all_gather(parts, log_z.contiguous())
-    return torch.logsumexp(torch.stack(parts), 0) - torch.log(torch.tensor(float(w)))
+    parts = gather_no_grad(log_z.reshape(1))
+    return torch.logsumexp(parts, 0) - torch.log(torch.tensor(float(w)))
 
 
+@register_method("instdisc", sections={"instdisc": InstDiscConfig}, needs_index=True,
+                 summary="every image its own class, NCE against a memory bank")
 class InstDisc(SSLMethod):
     """Backbone -> linear head -> L2-normalized ``embed_dim`` features f. The loss is the NCE
     of Eq. (4) against the bank (positive: the image's own bank row; m uniform noise rows);
@@ -45,7 +50,6 @@ class InstDisc(SSLMethod):
     ``init_memory(n)``) and, when a checkpoint is loaded, takes the checkpoint's size.
     Z (Eq. (5)) is estimated once, on the first batch, and kept in the ``log_z`` buffer."""
 
-    needs_index = True
     nonfinite_buffers = ("log_z",)  # NaN until the first step estimates it
 
     def __init__(self, config: Any, num_classes: int, in_channels: int, image_size: int) -> None:
@@ -75,15 +79,15 @@ class InstDisc(SSLMethod):
         # log_z was put back: NaN again if the skipped step was the one that estimated it.
         self._z_known = False
 
-    def ssl_step(self, batch: Any) -> tuple[Tensor, dict[str, Tensor], Tensor, Tensor]:
-        (x1, _), labels, index = batch
+    def ssl_step(self, batch: Batch) -> StepOutput:
+        x1, index = batch.views[0], batch.index
         c = self.cfg.instdisc
         h = self.encoder.embed(self._memory_format(x1))
         z = F.normalize(self.head(h), dim=1)
         n, b = self.bank.size, z.shape[0]
         neg_idx = self.bank.sample(b, c.num_negatives)
         with torch.autocast(device_type=z.device.type, enabled=False):
-            zf = z.float() if z.dtype != torch.float64 else z
+            zf = in_score_dtype(z)
             pos = (zf * self.bank(index).to(zf.dtype)).sum(1) / c.temperature
             neg = torch.bmm(self.bank(neg_idx).to(zf.dtype), zf[:, :, None])[..., 0]
             neg = neg / c.temperature
@@ -95,4 +99,4 @@ class InstDisc(SSLMethod):
         with torch.no_grad():  # after the loss, with the current features (Sec. 3.2)
             self.bank.update(index, z, c.bank_momentum)
         logs = {"nce": loss.detach(), "log_z": self.log_z.detach().float()}
-        return loss, logs, h, labels
+        return StepOutput(loss, logs, h, batch.labels)

@@ -3,31 +3,41 @@ trained by gradient, a momentum key encoder, and a FIFO queue of keys as negativ
 
 from __future__ import annotations
 
-import copy
+from dataclasses import dataclass
 from typing import Any
 
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from infomax.dist import gather_no_grad, rank, world_size
+from infomax.config import setting
+from infomax.dist import broadcast_, gather_no_grad, rank, world_size
 from infomax.errors import ConfigError
 from infomax.losses.contrastive import moco_infonce
-from infomax.methods.base import SSLMethod
-from infomax.nn.momentum import KeyQueue, ema_update_
+from infomax.methods.base import register_method
+from infomax.methods.contract import Batch, StepOutput
+from infomax.methods.momentum import MomentumMethod
+from infomax.nn.heads import moco_head
+from infomax.nn.momentum import KeyQueue
+from infomax.numerics import in_score_dtype
 
 KEY_MODULES = ("key_encoder", "key_head")
 
 
-def frozen_copy(module: nn.Module) -> nn.Module:
-    """A deep copy without gradients: a momentum (EMA) network."""
-    twin = copy.deepcopy(module)
-    twin.requires_grad_(False)
-    return twin
+@dataclass
+class MoCoConfig:
+    version: str = setting("v2", choices=("v1", "v2"), help="v1: linear head; v2: MLP head")
+    temperature: float | None = setting(None, min=1e-6, help="default: 0.07 (v1), 0.2 (v2)")
+    embed_dim: int = setting(128, min=1)
+    hidden_dim: int = setting(2048, min=1, help="hidden width of the v2 MLP head")
+    queue_size: int = setting(65536, min=1, help="K: keys kept as negatives")
+    momentum: float = setting(0.999, min=0.0, help="key encoder: k <- m k + (1 - m) q")
+    shuffle_bn: bool = setting(True, help="shuffle the key batch across processes (DDP)")
 
 
-class MoCo(SSLMethod):
+@register_method("moco", sections={"moco": MoCoConfig},
+                 summary="a momentum key encoder and a queue of keys as negatives")
+class MoCo(MomentumMethod):
     """Query from the first view, key from the second, as in the paper's Algorithm 1 (the
     asymmetric form; no symmetrized loss). The key encoder is updated after each optimizer
     step (``after_step``); the public code updates it at the start of the next forward,
@@ -38,13 +48,10 @@ class MoCo(SSLMethod):
         c = self.cfg.moco
         self.encoder = self.make_backbone()
         d = self.encoder.feature_dim
-        if c.version == "v1":
-            self.head: nn.Module = nn.Linear(d, c.embed_dim)
-        else:  # v2: a 2-layer MLP head (no BatchNorm, as MoCo v2)
-            self.head = nn.Sequential(nn.Linear(d, c.hidden_dim), nn.ReLU(inplace=True),
-                                      nn.Linear(c.hidden_dim, c.embed_dim))
-        self.key_encoder = frozen_copy(self.encoder)
-        self.key_head = frozen_copy(self.head)
+        # v1: a linear head; v2: a 2-layer MLP head (no BatchNorm, as MoCo v2)
+        self.head = moco_head(d, c.embed_dim, c.hidden_dim if c.version == "v2" else None)
+        self.add_momentum_copy("key_encoder", "encoder")
+        self.add_momentum_copy("key_head", "head")
         self.queue = KeyQueue(c.embed_dim, c.queue_size)
         self.temperature = c.temperature if c.temperature is not None else (
             0.07 if c.version == "v1" else 0.2)
@@ -102,15 +109,15 @@ class MoCo(SSLMethod):
         n, b = full.shape[0], x.shape[0]
         perm = torch.randperm(n, device=x.device) if rank() == 0 else torch.empty(
             n, dtype=torch.long, device=x.device)
-        dist.broadcast(perm, 0)  # drawn by rank 0: every process uses the same permutation
+        broadcast_(perm, 0)  # drawn by rank 0: every process uses the same permutation
         mine = perm.view(w, b)[rank()]
         shuffled_keys = gather_no_grad(self._key_net(full[mine]))  # row j: image perm[j]
         inverse = torch.empty_like(perm)
         inverse[perm] = torch.arange(n, device=x.device)
         return shuffled_keys[inverse].view(w, b, -1)[rank()]
 
-    def ssl_step(self, batch: Any) -> tuple[Tensor, dict[str, Tensor], Tensor, Tensor]:
-        (x1, x2), labels = batch[0], batch[1]
+    def ssl_step(self, batch: Batch) -> StepOutput:
+        x1, x2 = batch.views
         h = self.encoder.embed(self._memory_format(x1))
         q = self.head(h)
         k = self.keys(x2)
@@ -119,14 +126,12 @@ class MoCo(SSLMethod):
         negatives = self.queue.keys.clone()
         loss = moco_infonce(q, k, negatives, self.temperature)
         with torch.no_grad():
-            kn = F.normalize(k.float() if k.dtype != torch.float64 else k, dim=1)
+            kn = F.normalize(in_score_dtype(k), dim=1)
             qn = F.normalize(q.detach().to(kn.dtype), dim=1)
             logs = {"pos_cos": (qn * kn).sum(1).mean(),
                     "neg_cos": (qn @ negatives.to(kn.dtype).T).mean()}
             self.queue.enqueue(kn)  # after the loss, as Algorithm 1: this batch's keys
-        return loss, logs, h, labels
+        return StepOutput(loss, logs, h, batch.labels)
 
-    def after_step(self, batch: Any) -> None:
-        m = self.cfg.moco.momentum
-        ema_update_(self.key_encoder, self.encoder, m)
-        ema_update_(self.key_head, self.head, m)
+    def momentum(self) -> float:
+        return self.cfg.moco.momentum

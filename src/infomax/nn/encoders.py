@@ -1,5 +1,6 @@
 """The encoder registry: every method builds its backbone here, by the name the config
-gives (``model.encoder``).
+gives (``model.encoder``). An encoder registers the function that builds it with
+``@register_encoder(name)``: ``(in_channels, image_size, model_config) -> nn.Module``.
 
 A backbone is an ``nn.Module`` with
 - ``embed(x) -> (B, feature_dim)``: the global vector the probes and evaluations use;
@@ -10,20 +11,36 @@ A backbone is an ``nn.Module`` with
 
 from __future__ import annotations
 
-from typing import Callable
+from dataclasses import dataclass
+from typing import Any, Callable
 
 import torch
 import torchvision
 from torch import Tensor, nn
 
 from infomax.nn.amdim import AMDIMEncoder
+from infomax.registry import Registry
+
+Builder = Callable[[int, int, Any], nn.Module]
+ENCODERS: Registry[Builder] = Registry("encoder")
+
+
+def register_encoder(name: str) -> Callable[[Builder], Builder]:
+    """Register the decorated ``build(in_channels, image_size, model_config)`` as encoder
+    ``name``; ``model_config`` is the run's ``model`` section (ndf, n_rkhs, ...)."""
+    return ENCODERS.decorator(name)
+
+
+@register_encoder("amdim")
+def _amdim(in_channels: int, image_size: int, m: Any) -> nn.Module:
+    return AMDIMEncoder(image_size, in_channels, m.ndf, m.n_rkhs, m.n_depth, m.use_bn)
+
 
 RESNETS: dict[str, Callable[..., torchvision.models.ResNet]] = {
     "resnet18": torchvision.models.resnet18,
     "resnet34": torchvision.models.resnet34,
     "resnet50": torchvision.models.resnet50,
 }
-ENCODERS = ("amdim", *RESNETS)
 
 
 class ResNetEncoder(nn.Module):
@@ -68,12 +85,22 @@ class ResNetEncoder(nn.Module):
                              f"{tuple(x.shape)}")
 
 
+for _name in RESNETS:
+    register_encoder(_name)(lambda c, size, m, name=_name: ResNetEncoder(name, c, size))
+
+
+@dataclass(frozen=True)
+class _Sizes:
+    ndf: int = 128
+    n_rkhs: int = 1024
+    n_depth: int = 3
+    use_bn: bool = False
+
+
 def build_encoder(name: str, in_channels: int, image_size: int, *, ndf: int = 128,
                   n_rkhs: int = 1024, n_depth: int = 3, use_bn: bool = False) -> nn.Module:
     """Backbone ``name`` (one of ``ENCODERS``) for ``in_channels`` x ``image_size`` px
     images; ``ndf``, ``n_rkhs``, ``n_depth`` and ``use_bn`` size the AMDIM encoder."""
-    if name == "amdim":
-        return AMDIMEncoder(image_size, in_channels, ndf, n_rkhs, n_depth, use_bn)
-    if name in RESNETS:
-        return ResNetEncoder(name, in_channels, image_size)
-    raise ValueError(f"unknown encoder {name!r}; choose one of {', '.join(ENCODERS)}")
+    if name not in ENCODERS:
+        raise ValueError(f"unknown encoder {name!r}; choose one of {ENCODERS.choices()}")
+    return ENCODERS[name](in_channels, image_size, _Sizes(ndf, n_rkhs, n_depth, use_bn))

@@ -12,6 +12,13 @@ from torch import Tensor, nn
 from infomax.dist import gather_no_grad
 
 
+def bank_generator(seed: int) -> torch.Generator:
+    """The RNG a bank is drawn from: seeded by the run's seed, so that every process of a
+    data-parallel run (whose global RNGs are seeded per rank) draws the same bank, and the
+    global RNG stream (augmentations, shuffling) is not consumed."""
+    return torch.Generator().manual_seed(int(seed))
+
+
 class MemoryBank(nn.Module):
     """(N, D) unit rows in a registered buffer, so checkpoints hold the bank and a resumed
     run continues from exactly the same one.

@@ -1,5 +1,6 @@
 """Momentum (EMA) networks and the MoCo key queue.
 
+- ``frozen_copy``: a deep copy without gradients, the starting point of a momentum network.
 - ``ema_update_``: the key encoder of MoCo (He et al. 2020, Eq. 2) and the target network of
   BYOL (Grill et al. 2020, Sec. 3.1): theta_target <- m theta_target + (1 - m) theta_online.
 - ``byol_momentum``: BYOL's schedule tau_k = 1 - (1 - tau_base) (cos(pi k / K) + 1) / 2.
@@ -8,6 +9,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 
 import torch
@@ -15,6 +17,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from infomax.dist import gather_no_grad
+
+
+def frozen_copy(module: nn.Module) -> nn.Module:
+    """A deep copy without gradients: a momentum (EMA) network."""
+    twin = copy.deepcopy(module)
+    twin.requires_grad_(False)
+    return twin
 
 
 @torch.no_grad()
@@ -77,4 +86,4 @@ class KeyQueue(nn.Module):
         self.ptr.fill_((int(self.ptr) + n) % size)
 
 
-__all__ = ["KeyQueue", "byol_momentum", "ema_update_"]
+__all__ = ["KeyQueue", "byol_momentum", "ema_update_", "frozen_copy"]

@@ -294,7 +294,7 @@ class GaussianOptions:
 
     dim: int = 20
     mi: tuple[float, ...] = (2.0, 4.0, 6.0, 8.0, 10.0)
-    estimators: tuple[str, ...] = ("infonce", "nwj", "dv", "jsd")
+    estimators: tuple[str, ...] = ESTIMATOR_NAMES
     critic: str = "separable"
     batch_size: int = 128
     steps: int = 4000

@@ -50,7 +50,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from infomax.config import canonical_data_name
+from infomax.data.registry import canonical_data_name
 from infomax.errors import ConfigError, InfomaxError
 from infomax.mi import LOWER_BOUNDS, BilinearCritic, make_critic, target_bound_loss
 

@@ -1,0 +1,90 @@
+"""A run folder and what is in it: the file names, reading a checkpoint, restoring the
+method it holds, building a method for a config and its data. Below the engine (which
+trains runs) and the evaluation tools (which read them): both import from here, never
+from each other.
+
+A run folder holds ``config.yaml``, ``last.ckpt`` (the newest state), ``last.prev.ckpt``
+(the one before it), ``best.ckpt`` (the best online linear probe), ``summary.json`` and
+the logs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from infomax.config import Config, config_from_dict, load_config_file
+from infomax.data.registry import DatasetInfo
+from infomax.data.source import DataSource
+from infomax.errors import InfomaxError, UnreadableCheckpointError
+from infomax.files import check_archive
+from infomax.methods import METHODS, SSLMethod
+
+CONFIG_FILE = "config.yaml"
+SUMMARY_FILE = "summary.json"
+LAST, LAST_PREVIOUS, BEST = "last.ckpt", "last.prev.ckpt", "best.ckpt"
+# Where --resume (no path) moves a last.ckpt it cannot read, so that the next save does not
+# keep it as last.prev.ckpt in place of a good one.
+UNREADABLE_SUFFIX = ".unreadable"
+
+__all__ = ["BEST", "CONFIG_FILE", "LAST", "LAST_PREVIOUS", "SUMMARY_FILE", "UNREADABLE_SUFFIX",
+           "DataSource", "build_method", "config_from_run", "epochs_done", "load_method",
+           "read_checkpoint"]
+
+
+def build_method(cfg: Config, info: DatasetInfo, train_set_size: int = 0) -> SSLMethod:
+    """A fresh method for ``cfg`` on images described by ``info`` (``train_set_size``:
+    images in the pretraining set, for memory banks and queue checks; 0 when unknown)."""
+    model = METHODS[cfg.method](cfg, num_classes=info.num_classes, in_channels=info.channels,
+                                image_size=info.image_size)
+    model.train_set_size = train_set_size
+    return model
+
+
+def read_checkpoint(checkpoint: str | Path, map_location: str = "cpu",
+                    mmap: bool = False) -> dict[str, Any]:
+    """The contents of a checkpoint written by pretrain; InfomaxError if it is missing or
+    not an infomax checkpoint, UnreadableCheckpointError (an InfomaxError too) if it is
+    truncated or corrupt: every byte is checked against the archive's CRC-32s first
+    (torch.load checks none, and with ``mmap`` reads no tensor data at all)."""
+    path = Path(checkpoint)
+    if not path.is_file():
+        raise InfomaxError(f"checkpoint {path} does not exist; pass the path of a .ckpt file "
+                           f"written by 'infomax pretrain' (e.g. runs/<name>/last.ckpt)")
+    check_archive(path)
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
+    except Exception as e:  # a foreign file that happens to be a whole zip archive
+        raise UnreadableCheckpointError(path, f"torch.load failed with {type(e).__name__}: "
+                                              f"not an infomax checkpoint") from None
+    hp = ckpt.get("hyper_parameters", {}) if isinstance(ckpt, dict) else {}
+    if not isinstance(hp, dict) or "config" not in hp or "state_dict" not in ckpt:
+        raise InfomaxError(f"checkpoint {path} holds no infomax config; it was not written by "
+                           f"'infomax pretrain'")
+    return ckpt
+
+
+def load_method(checkpoint: str | Path, map_location: str = "cpu") -> SSLMethod:
+    """Restore a method (encoder, probes, config) from a checkpoint written by pretrain."""
+    ckpt = read_checkpoint(checkpoint, map_location)
+    hp = ckpt["hyper_parameters"]
+    cfg = config_from_dict(hp["config"])
+    model = METHODS[cfg.method](cfg, hp["num_classes"], hp["in_channels"], hp["image_size"])
+    model.load_state_dict(ckpt["state_dict"])
+    return model.eval()
+
+
+def config_from_run(run_dir: str | Path) -> Config:
+    """The config a run folder was trained with (its config.yaml)."""
+    return config_from_dict(load_config_file(Path(run_dir) / CONFIG_FILE))
+
+
+def epochs_done(ckpt: dict[str, Any]) -> int:
+    """Training epochs a checkpoint has finished (every batch processed: the end-of-epoch
+    checkpoints are written before Lightning counts the epoch as completed)."""
+    try:
+        return int(ckpt["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"])
+    except (KeyError, TypeError, ValueError):
+        return int(ckpt.get("epoch", 0))
