@@ -278,3 +278,157 @@ def test_python_m_infomax_exits_without_traceback(argv, code, line, tmp_path):
     assert proc.stderr.splitlines() == [line]
     assert proc.stdout == ""
     assert list(tmp_path.iterdir()) == [tmp_path / "list.yaml"]  # no run folder was made
+
+
+# Inputs that used to be taken silently, with a wrong result: each is refused in one line
+# naming what is wrong, and nothing is written (no run folder, no result file). {tmp} and
+# the files are the ``paths`` fixture's, with ``SILENT_FILES`` added.
+SILENT_FILES = {"empty.yaml": "", "comments.yaml": "# only comments\n\n   \n",
+                "null.yaml": "null\n", "section.yaml": "train: 5\n",
+                "twice.yaml": "train:\n  epochs: 2\n  seed: 1\n  epochs: 300\n",
+                "epochs.yaml": "train: {epochs: 2}\n"}
+SILENT = [
+    # a section given a plain value, then a key of it from another source
+    ("section-scalar-then-flag", ["pretrain", "--preset", "fmnist-tiny", "train=5", "--seed",
+                                  "1"],
+     "train: expected a mapping of keys like train.epochs=300, got 5"),
+    ("section-list-then-override", ["pretrain", "model=[1, 2]", "model.ndf=8"],
+     "model: expected a mapping of keys like model.encoder=amdim, got [1, 2]"),
+    ("section-scalar-in-config-file", ["pretrain", "--config", "{tmp}/section.yaml", "--seed",
+                                       "1"],
+     "train: expected a mapping of keys like train.epochs=300, got 5"),
+    ("section-scalar-over-config-file", ["pretrain", "--config", "{tmp}/epochs.yaml",
+                                         "train=null"],
+     "train: expected a mapping of keys like train.epochs=300, got None"),
+    ("method-section-scalar", ["config", "--preset", "fmnist-tiny", "simclr=1",
+                               "simclr.embed_dim=8"],
+     "simclr: expected a mapping of keys like simclr.embed_dim=128, got 1"),
+    # config files: a key twice, nothing in them
+    ("config-file-key-twice", ["pretrain", "--config", "{tmp}/twice.yaml"],
+     "config file {tmp}/twice.yaml: the key train.epochs appears twice, at lines 2 and 4; "
+     "keep one"),
+    *((f"config-file-{kind}", ["pretrain", "--config", f"{{tmp}}/{kind}.yaml"],
+       f"config file {{tmp}}/{kind}.yaml is empty; write the keys to set, like "
+       f"'model: {{{{ndf: 64}}}}' ('{{{{}}}}' for the library's defaults)")
+      for kind in ("empty", "comments", "null")),
+    # a data root given that does not exist (without --no-download, 'infomax data' makes it
+    # to download into)
+    ("data-root-missing", ["data", "mnist", "--data-dir", "{tmp}/nope", "--no-download"],
+     "data root {tmp}/nope does not exist (from --data-dir or data.dir); create it, or pass "
+     "the folder that holds the data"),
+    ("tschannen-data-root-missing", ["study", "tschannen", "--data-dir", "{tmp}/nope",
+                                     "-o", "{tmp}/out"],
+     "data root {tmp}/nope does not exist (from --data-dir or data.dir); create it, or pass "
+     "the folder that holds the data"),
+    # numbers that are not finite
+    ("probe-nan-knn-temperature", ["probe", "{tmp}/none.ckpt", "--knn-temperature", "nan"],
+     "argument --knn-temperature: must be a finite number, got 'nan' "
+     "(see 'infomax probe --help')"),
+    ("bench-infinite-max-seconds", ["bench", "speed", "--max-seconds", "inf"],
+     "argument --max-seconds: must be a finite number, got 'inf' "
+     "(see 'infomax bench speed --help')"),
+    ("gaussian-nan-mi", ["study", "gaussian", "--mi", "2", "nan", "-o", "{tmp}/out"],
+     "argument --mi: must be a finite number, got 'nan' (see 'infomax study gaussian --help')"),
+    ("gaussian-minus-infinite-mi", ["study", "gaussian", "--mi=-inf"],
+     "argument --mi: must be a finite number, got '-inf' "
+     "(see 'infomax study gaussian --help')"),
+]
+
+
+def _files_under(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): p.read_text() if p.is_file() else "/"
+            for p in sorted(folder.rglob("*"))}
+
+
+@pytest.mark.parametrize("argv, line", [pytest.param(a, w, id=i) for i, a, w in SILENT])
+def test_what_used_to_be_taken_silently_is_refused(argv, line, paths, capsys):
+    tmp = Path(paths["tmp"])
+    for name, text in SILENT_FILES.items():
+        (tmp / name).write_text(text)
+    before = _files_under(tmp)
+    rc = main([token.format(**paths) for token in argv])
+    out, err = capsys.readouterr()
+    assert (rc, out, err) == (2, "", f"infomax: error: {line.format(**paths)}\n")
+    assert _files_under(tmp) == before  # no run folder, no output folder, no file
+
+
+def test_pretrain_refuses_a_data_root_that_does_not_exist(tmp_path, monkeypatch, capsys):
+    """Given by --data-dir or data.dir, it is not replaced by a system folder or a
+    download elsewhere. Refused when the data are resolved (real pretraining, to there):
+    no config.yaml, checkpoint or log is written. (engine.train makes the run folder
+    itself first: an empty folder may be left.)"""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("INFOMAX_DATA", raising=False)
+    for flag in (["--data-dir", str(tmp_path / "nope")], [f"data.dir={tmp_path / 'nope'}"]):
+        rc = main(["pretrain", "--preset", "fmnist-tiny", "--no-progress", "--out",
+                   str(tmp_path / "runs"), "train.accelerator=cpu", *flag])
+        out, err = capsys.readouterr()
+        assert (rc, out) == (2, "")
+        assert err == (f"infomax: error: data root {tmp_path / 'nope'} does not exist (from "
+                       f"--data-dir or data.dir); create it, or pass the folder that holds "
+                       f"the data\n")
+        assert not [p for p in tmp_path.rglob("*") if not p.is_dir()]
+        assert not (tmp_path / "nope").exists()
+
+
+def test_an_absolute_image_folder_does_not_need_the_data_root(tmp_path):
+    from infomax.config import DataConfig
+    from infomax.data.source import DataSource
+    from infomax.errors import ConfigError, DataNotFoundError
+
+    folder = tmp_path / "images"
+    for split in ("train", "val"):
+        (folder / split / "a").mkdir(parents=True)
+    source = DataSource.resolve(DataConfig(name=f"imagefolder:{folder}", dir=str(tmp_path / "no")))
+    assert source.name == f"imagefolder:{folder}"
+    # a relative one is looked up under the root: refused when the root is missing
+    with pytest.raises(DataNotFoundError, match="data root .* does not exist"):
+        DataSource.resolve(DataConfig(name="imagefolder:images-elsewhere",
+                                      dir=str(tmp_path / "no")))
+    with pytest.raises(ConfigError, match="unknown data set 'imagenette'"):  # the name first
+        DataSource.resolve(DataConfig(name="imagenette", dir=str(tmp_path / "no")))
+    # the root from $INFOMAX_DATA or the default one is not refused (a download makes it)
+    assert DataSource.resolve(DataConfig(name="mnist", dir=None)).name == "mnist"
+    assert DataSource.resolve(DataConfig(name="mnist"), data_dir="").name == "mnist"
+
+
+def _float_options(parser, path=()):
+    """(subcommand path, option string, type) of every option of ``parser`` and its
+    subcommands whose values are numbers with a fraction (type float or _finite_float)."""
+    import argparse
+
+    import infomax.cli
+
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _float_options(sub, (*path, name))
+        elif action.type in (float, infomax.cli._finite_float) and action.option_strings:
+            yield path, action.option_strings[-1], action.type
+
+
+FLOAT_OPTIONS = list(_float_options(infomax.cli._parser()))
+
+
+def test_every_float_option_refuses_what_is_not_finite():
+    assert {(" ".join(path), option) for path, option, _ in FLOAT_OPTIONS} >= {
+        ("probe", "--knn-temperature"), ("bench speed", "--max-seconds"),
+        ("study gaussian", "--mi")}
+    assert all(tp is infomax.cli._finite_float for _, _, tp in FLOAT_OPTIONS), FLOAT_OPTIONS
+
+
+@pytest.mark.parametrize("path, option", [(p, o) for p, o, _ in FLOAT_OPTIONS],
+                         ids=[" ".join((*p, o)) for p, o, _ in FLOAT_OPTIONS])
+@pytest.mark.parametrize("text", ["nan", "inf", "-inf", "NaN", "+Infinity", "1e999"])
+def test_a_float_option_given_a_non_finite_number_exits_in_one_line(path, option, text, paths,
+                                                                    capsys):
+    before = _files_under(Path(paths["tmp"]))
+    rc = main([*path, f"{option}={text}"])
+    out, err = capsys.readouterr()
+    assert (rc, out) == (2, "")
+    assert err == (f"infomax: error: argument {option}: must be a finite number, got "
+                   f"{text!r} (see 'infomax {' '.join(path)} --help')\n")
+    if not text.startswith("-"):  # "--opt -inf": argparse takes -inf for an option
+        rc = main([*path, option, text])
+        assert rc == 2 and capsys.readouterr().err == err
+    assert _files_under(Path(paths["tmp"])) == before

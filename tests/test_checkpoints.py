@@ -238,3 +238,129 @@ def test_resume_from_a_named_corrupt_checkpoint_does_not_fall_back(run, capfd):
     err = capfd.readouterr().err
     assert rc == 2 and err.count("\n") == 1 and str(path) in err and "Bad CRC-32" in err
 
+
+
+# ----------------------------------------------------------------------------- a full disk
+
+
+class _FillingDisk:
+    """A file object that takes ``room`` bytes, then fails as a full disk does."""
+
+    def __init__(self, f, room: int):
+        self.f, self.room = f, room
+
+    def write(self, data) -> int:
+        if len(data) > self.room:
+            raise OSError(28, "No space left on device")
+        self.room -= len(data)
+        return self.f.write(data)
+
+    def flush(self) -> None:
+        self.f.flush()
+
+
+def _save_on_a_filling_disk(room: int, real_save=torch.save):
+    """torch.save as it behaves when the disk fills after ``room`` bytes: torch's own
+    archive writer meets the ENOSPC and raises what it raises."""
+    def save(obj, f, *args, **kwargs):
+        return real_save(obj, _FillingDisk(f, room), *args, **kwargs)
+    return save
+
+
+def test_torch_reports_a_full_disk_as_a_stream_writer_runtime_error(tmp_path):
+    # What the tests below make torch raise: a RuntimeError from its stream writer, after
+    # the OSError of the file's write, not an OSError.
+    with open(tmp_path / "f", "wb") as f, pytest.raises(RuntimeError) as e:
+        _save_on_a_filling_disk(4096)({"v": torch.zeros(10_000)}, f)
+    assert "inline_container.cc" in str(e.value)
+    assert isinstance(e.value.__context__, OSError) and e.value.__context__.errno == 28
+
+
+@pytest.mark.parametrize("room", [0, 100, 4096, 1 << 16])
+def test_a_full_disk_during_torch_save_is_one_line_and_keeps_the_previous_checkpoint(
+        tmp_path, monkeypatch, room):
+    from infomax.engine.checkpoints import AtomicCheckpointIO
+
+    io = AtomicCheckpointIO(keep_previous={"last.ckpt": "last.prev.ckpt"})
+    target = tmp_path / "last.ckpt"
+    io.save_checkpoint({"v": torch.arange(1000)}, target)
+    before = target.read_bytes()
+    monkeypatch.setattr(torch, "save", _save_on_a_filling_disk(room))
+    with pytest.raises(InfomaxError) as e:
+        io.save_checkpoint({"v": torch.zeros(100_000)}, target)
+    msg = str(e.value)
+    assert "\n" not in msg and e.value.__cause__ is None and e.value.__suppress_context__
+    assert msg.startswith(f"cannot write checkpoint {target} (No space left on device); "
+                          f"the previous last.ckpt is intact; free disk space")
+    assert target.read_bytes() == before
+    assert not stale_temp_files(tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]
+
+
+def test_atomic_save_raises_a_full_disk_as_an_oserror_without_chained_tracebacks(tmp_path,
+                                                                                  monkeypatch):
+    target = tmp_path / "features.pt"
+    monkeypatch.setattr(torch, "save", _save_on_a_filling_disk(4096))
+    with pytest.raises(OSError) as e:
+        atomic_save({"v": torch.zeros(100_000)}, target)
+    assert e.value.errno == 28 and e.value.__suppress_context__ and e.value.__cause__ is None
+    assert not target.exists() and not list(tmp_path.iterdir())
+
+
+def test_a_stream_writer_error_without_an_oserror_is_still_a_write_failure(tmp_path,
+                                                                           monkeypatch):
+    from infomax.engine.checkpoints import AtomicCheckpointIO
+
+    def save(obj, f, *args, **kwargs):
+        f.write(b"PK\x03\x04" + b"\0" * 4096)
+        raise RuntimeError("PytorchStreamWriter failed writing file data/0: file write failed")
+
+    target = tmp_path / "last.ckpt"
+    monkeypatch.setattr(torch, "save", save)
+    with pytest.raises(InfomaxError) as e:
+        AtomicCheckpointIO().save_checkpoint({"v": torch.zeros(10)}, target)
+    assert "\n" not in str(e.value) and "file write failed" in str(e.value)
+    assert "nothing written" in str(e.value) and not list(tmp_path.iterdir())
+
+
+def test_an_unrelated_runtime_error_during_torch_save_is_not_taken_for_a_full_disk(tmp_path):
+    from infomax.engine.checkpoints import AtomicCheckpointIO
+
+    class Unpicklable:
+        def __reduce__(self):
+            raise RuntimeError("a tensor error while pickling")
+
+    target = tmp_path / "last.ckpt"
+    atomic_save({"v": torch.arange(10)}, target)
+    before = target.read_bytes()
+    with pytest.raises(RuntimeError, match="a tensor error while pickling"):
+        AtomicCheckpointIO().save_checkpoint({"v": torch.zeros(10_000), "x": Unpicklable()},
+                                             target)
+    assert target.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]
+
+
+def test_a_run_whose_second_checkpoint_write_fills_the_disk_stops_in_one_line(
+        fake_fmnist, tmp_path, monkeypatch, capfd):
+    # Epoch 1 writes best.ckpt and last.ckpt; the disk is full from the next write on.
+    real_save, calls, kept = torch.save, [], {}
+    run = tmp_path / "runs" / "tiny"
+
+    def save(obj, f, *args, **kwargs):
+        calls.append(1)
+        if len(calls) <= 2:
+            return real_save(obj, f, *args, **kwargs)
+        kept.update({p.name: p.read_bytes() for p in run.glob("*.ckpt")})
+        return _save_on_a_filling_disk(4096, real_save)(obj, f, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", save)
+    capfd.readouterr()
+    rc = main(tiny_args(fake_fmnist, run.parent, *SHORT))
+    err = capfd.readouterr().err
+    monkeypatch.undo()
+    assert rc != 0 and len(calls) == 3
+    assert err.count("\n") == 1 and err.startswith("infomax: error: cannot write checkpoint "), err
+    assert "(No space left on device); the previous " in err and " is intact; " in err
+    assert set(kept) == {"best.ckpt", "last.ckpt"}
+    assert {p.name: p.read_bytes() for p in run.glob("*.ckpt")} == kept
+    assert not stale_temp_files(run) and not list(run.glob(".*"))
+    assert read_checkpoint(run / "last.ckpt")["global_step"] == 2

@@ -87,7 +87,6 @@ BAD = [
      ["cifar10 not found", "empty-data", "download is turned off"]),
     ("missing-imagefolder", ["PRETRAIN", "data.name=imagefolder:{empty}/nope"],
      ["nope", "not found"]),
-    ("resume-missing-auto", ["PRETRAIN", "--resume"], ["cannot resume", "last.ckpt"]),
     ("resume-missing-path", ["PRETRAIN", "--resume", "{out}/x/last.ckpt"],
      ["cannot resume", "x/last.ckpt"]),
     ("resume-garbage", ["PRETRAIN", "--resume", "{garbage}"], ["garbage.ckpt", "cannot be read"]),

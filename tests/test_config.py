@@ -293,8 +293,15 @@ def test_config_file_errors(tmp_path):
         load_config_file(binary)
     with pytest.raises(ConfigError, match="cannot be read"):
         load_config_file(tmp_path)  # a folder
-    empty = tmp_path / "empty.yaml"
-    empty.write_text("")
+    for text in ("", "  \n\n", "# only a comment\n", "null\n", "---\n"):
+        empty = tmp_path / "empty.yaml"
+        empty.write_text(text)
+        with pytest.raises(ConfigError) as empty_err:
+            load_config_file(empty)
+        assert str(empty_err.value) == (f"config file {empty} is empty; write the keys to set, "
+                                        f"like 'model: {{ndf: 64}}' ('{{}}' for the library's "
+                                        f"defaults)")
+    empty.write_text("{}\n")  # an explicit empty mapping: the defaults, asked for
     assert config_from_dict(load_config_file(empty)) == Config()
     assert "at line 2, column 1" in str(err.value)
     for text, kind in (("- 1\n- 2\n", "list [1, 2]"), ("just text\n", "str 'just text'")):
@@ -324,3 +331,110 @@ def test_describe_keys_lists_every_key_with_its_default():
         assert rest.split("  # ")[0] == repr(obj), line
     assert any("optim.lr = 0.0002" == line for line in lines)
     assert any(line.startswith("train.precision = '32'") and "bf16-mixed" in line for line in lines)
+
+
+# ----------------------------------------------------------------------------- sections and keys
+
+
+@pytest.mark.parametrize("value, text, shown", [(5, "5", "5"), ([1, 2], "[1, 2]", "[1, 2]"),
+                                                ("fast", "fast", "'fast'"),
+                                                (None, "null", "None"), (True, "true", "True")])
+def test_a_section_given_a_plain_value_is_refused_from_any_source(value, text, shown, tmp_path):
+    """Not replaced by the keys another source sets in that section (a 2-epoch preset
+    trained 300 epochs after 'train=5 --seed 1')."""
+    expected = f"train: expected a mapping of keys like train.epochs=300, got {shown}"
+    override = f"train={text}"
+    assert error_of([override, "train.seed=1"], preset="fmnist-tiny") == expected
+    assert error_of([override]) == expected
+    path = tmp_path / "c.yaml"
+    path.write_text(f"train: {text}\n")
+    for overrides in ([], ["train.seed=1"]):
+        with pytest.raises(ConfigError) as err:
+            make_config(None, overrides, base=load_config_file(path))
+        assert str(err.value) == expected
+    with pytest.raises(ConfigError) as err:
+        make_config("fmnist-tiny", ["train.seed=1"], base={"train": value})
+    assert str(err.value) == expected
+    with pytest.raises(ConfigError) as err:
+        config_from_dict({"train": value})
+    assert str(err.value) == expected
+
+
+def test_a_method_section_given_a_plain_value_is_refused():
+    assert error_of(["moco=3", "moco.queue_size=64"]) == (
+        "moco: expected a mapping of keys like moco.version=v2, got 3")
+    assert error_of(["model=[1]"]) == ("model: expected a mapping of keys like "
+                                       "model.encoder=amdim, got [1]")
+
+
+def test_a_preset_giving_a_section_a_plain_value_is_refused(tmp_path, monkeypatch):
+    import infomax.config as config
+
+    (tmp_path / "presets").mkdir()
+    (tmp_path / "presets" / "flat.yaml").write_text("train: 2\ndata: {batch_size: 8}\n")
+    monkeypatch.setattr(config.resources, "files", lambda package: tmp_path)
+    with pytest.raises(ConfigError) as err:
+        make_config("flat", ["train.seed=1"])
+    assert str(err.value) == "train: expected a mapping of keys like train.epochs=300, got 2"
+
+
+def test_a_mapping_for_a_plain_key_keeps_its_error():
+    assert error_of(["train.epochs={a: 1}"], preset="fmnist-tiny") == (
+        "train.epochs: expected an integer >= 1, got {'a': 1}")
+    assert error_of(["train.epochs.x=3"], preset="fmnist-tiny") == (
+        "train.epochs: expected an integer >= 1, got {'x': 3}")
+    assert error_of(["method={a: 1}"]).startswith("method: expected one of amdim")
+
+
+def test_sections_merge_key_by_key_as_before(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("train: {epochs: 2, seed: 3}\nmodel: {ndf: 16}\n")
+    cfg = make_config("fmnist-tiny", ["train.seed=1"], base=load_config_file(path))
+    assert (cfg.train.epochs, cfg.train.seed, cfg.model.ndf) == (2, 1, 32)  # the preset's ndf
+    cfg = make_config(None, ["train.seed=1"], base=load_config_file(path))
+    assert (cfg.train.epochs, cfg.train.seed, cfg.model.ndf) == (2, 1, 16)
+
+
+# ----------------------------------------------------------------------------- duplicate keys
+
+
+@pytest.mark.parametrize("text, key, lines", [
+    ("train:\n  epochs: 2\n  seed: 1\n  epochs: 300\n", "train.epochs", (2, 4)),
+    ("train: {epochs: 2}\nmodel: {ndf: 8}\ntrain: {seed: 1}\n", "train", (1, 3)),
+    ("optim: {betas: [0.5, 0.9], lr: 0.1, lr: 0.2}\n", "optim.lr", (1, 1)),
+    ("model:\n  ndf: 8\n  0x10: a\n  16: b\n", "model.16", (3, 4)),  # the same key, 16
+    ("- {a: 1}\n- {b: 1, b: 2}\n", "[1].b", (2, 2)),
+])
+def test_a_config_file_holding_a_key_twice_is_refused(tmp_path, text, key, lines):
+    path = tmp_path / "twice.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_config_file(path)
+    assert str(err.value) == (f"config file {path}: the key {key} appears twice, at lines "
+                              f"{lines[0]} and {lines[1]}; keep one")
+
+
+def test_yaml_merges_and_anchors_still_load(tmp_path):
+    path = tmp_path / "merge.yaml"
+    path.write_text("optim: &o {lr: 0.1, gamma: 0.5}\nprobe:\n  <<: *o\n  lr: 0.01\n"
+                    "train: {max_minutes: 1e1, run_name: 2024-05-01}\n")
+    data = load_config_file(path)
+    assert data["probe"] == {"lr": 0.01, "gamma": 0.5}
+    assert data["train"] == yaml.safe_load(path.read_text())["train"]  # YAML 1.1, as before
+    cfg = config_from_dict(data)
+    assert (cfg.probe.lr, cfg.probe.gamma, cfg.train.run_name) == (0.01, 0.5, "2024-05-01")
+    assert cfg.train.max_minutes == 10.0  # '1e1', a string to YAML 1.1: _NUMBER, as before
+    assert error_of(["train.epochs=1e1"]) == "train.epochs: expected an integer >= 1, got '1e1'"
+    assert make_config(None, ["optim.lr=1e-3"]).optim.lr == 1e-3  # _NUMBER, as before
+
+
+def test_a_preset_holding_a_key_twice_is_refused(tmp_path, monkeypatch):
+    import infomax.config as config
+
+    (tmp_path / "presets").mkdir()
+    (tmp_path / "presets" / "twice.yaml").write_text("train:\n  epochs: 2\n  epochs: 3\n")
+    monkeypatch.setattr(config.resources, "files", lambda package: tmp_path)
+    with pytest.raises(ConfigError) as err:
+        load_preset_dict("twice")
+    assert str(err.value) == (f"preset file {tmp_path / 'presets' / 'twice.yaml'}: the key "
+                              f"train.epochs appears twice, at lines 2 and 3; keep one")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import tempfile
 from pathlib import Path
 
@@ -140,3 +141,57 @@ def test_infomax_config_exits_in_one_line_for_any_text(key, text):
         assert rc == 2 and out.getvalue() == ""
         lines = err.getvalue().splitlines()
         assert len(lines) == 1 and lines[0].startswith("infomax: error: "), err.getvalue()
+
+
+# The sections of a config (keys whose value is a mapping of keys), and one key of each.
+SECTIONS = sorted({key.split(".")[0]: key for key in leaf_keys(Config()) if "." in key}.items())
+
+
+@FUZZ
+@given(section=st.sampled_from(SECTIONS), value=VALUES.filter(lambda v: not isinstance(v, dict)),
+       source=st.sampled_from(["base", "file", "override"]), later=st.booleans())
+def test_a_section_given_a_plain_value_is_refused_whatever_comes_after(section, value, source,
+                                                                       later,
+                                                                       tmp_path_factory):
+    """Never replaced by the keys a later source sets in that section."""
+    name, key = section
+    others = [f"{key}=1"] if later else []
+    if source == "override":
+        text = f"{name}={json.dumps(value)}"
+        build = lambda: make_config(None, [text, *others])  # noqa: E731
+    elif source == "file":
+        path = tmp_path_factory.mktemp("fuzz") / "config.yaml"
+        path.write_text(yaml.safe_dump({name: value}), encoding="utf-8")
+        build = lambda: make_config(None, others, base=load_config_file(path))  # noqa: E731
+    else:
+        build = lambda: make_config(None, others, base={name: value})  # noqa: E731
+    try:
+        build()
+    except ConfigError as e:
+        assert str(e).startswith(f"{name}: expected a mapping of keys like {name}."), str(e)
+    else:
+        raise AssertionError(f"{name}={value!r} was taken")
+
+
+@FUZZ
+@given(keys=st.lists(st.text("abcxyz_", min_size=1, max_size=4), min_size=1, max_size=5,
+                     unique=True),
+       nest=st.sampled_from(["", "train", "model"]), twice=st.data())
+def test_a_key_given_twice_in_a_yaml_file_is_refused_with_both_lines(keys, nest, twice,
+                                                                     tmp_path_factory):
+    repeated = twice.draw(st.sampled_from(keys))
+    order = [*keys, repeated]
+    indent = "  " if nest else ""
+    text = "".join([f"{nest}:\n"] if nest else []) + "".join(
+        f"{indent}{k}: {i}\n" for i, k in enumerate(order))
+    path = tmp_path_factory.mktemp("fuzz") / "twice.yaml"
+    path.write_text(text, encoding="utf-8")
+    first = keys.index(repeated) + 1 + bool(nest)
+    second = len(order) + bool(nest)
+    try:
+        load_config_file(path)
+    except ConfigError as e:
+        assert str(e) == (f"config file {path}: the key {nest + '.' if nest else ''}{repeated} "
+                          f"appears twice, at lines {first} and {second}; keep one"), str(e)
+    else:
+        raise AssertionError(f"{text!r} was taken")

@@ -317,3 +317,101 @@ def test_strict_data_stops_at_the_first_unreadable_image_in_one_line(folder, tmp
     assert line.startswith("infomax: error: cannot read image ") and "Traceback" not in err
     assert any(str(folder / "train" / b) in line for b in BAD)
     assert config_from_run(run).data.strict is True and not (run / "summary.json").exists()
+
+
+# ----------------------------------------------------------------------------- symlinks
+
+
+def _linked(base: Path, link: str, target: str) -> None:
+    (base / link).parent.mkdir(parents=True, exist_ok=True)
+    (base / link).symlink_to(target)
+
+
+def _two_classes(base: Path) -> Path:
+    """train/a: 0.png, 1.png, sub/2.png; train/b: 0.png, 1.png; val/: one image per class."""
+    for name in ("a/0.png", "a/1.png", "a/sub/2.png", "b/0.png", "b/1.png"):
+        save(base / "train" / name, rgb(8, 8))
+    for cls in ("a", "b"):
+        save(base / "val" / cls / "0.png", rgb(8, 8))
+    return base
+
+
+PLAIN = [("a/0.png", 0), ("a/1.png", 0), ("a/sub/2.png", 0), ("b/0.png", 1), ("b/1.png", 1)]
+LOOPS = {  # link under train/ -> target: directories the walk reaches a second time
+    "own-class": {"a/loop": "../a"},
+    "split": {"a/up": ".."},
+    "image-folder": {"b/root": "../../.."},
+    "other-class": {"b/a_again": "../a"},
+    "all": {"a/loop": "../a", "a/up": "..", "b/root": "../../..", "b/a_again": "../a",
+            "a/sub/back": "../../a"},
+}
+
+
+@pytest.mark.parametrize("kind", list(LOOPS))
+def test_directories_reached_twice_through_symlinks_are_skipped_with_one_warning(
+        tmp_path, capfd, kind):
+    base = _two_classes(tmp_path / "imgs")
+    for link, target in LOOPS[kind].items():
+        _linked(base / "train", link, target)
+    name = f"imagefolder:{base}"
+    capfd.readouterr()
+    ds = build_dataset(name, "pretrain", tmp_path)
+    assert ds.samples == [(str(base / "train" / p), label) for p, label in PLAIN]
+    (warning,) = capfd.readouterr().err.splitlines()
+    links = sorted(LOOPS[kind], key=lambda p: (p.split("/")[0], p.count("/"), p))
+    many = f"{len(links)} directories" if len(links) > 1 else "1 directory"
+    assert warning == (f"infomax: warning: image folder {base}: skipped {many} reached twice "
+                       f"through symlinks (first: {base / 'train' / links[0]}); each "
+                       f"directory's images are used once")
+    assert len(build_dataset(name, "test", tmp_path)) == 2
+    assert capfd.readouterr().err == ""
+
+
+def test_a_linked_folder_counts_once_and_a_linked_file_is_an_image(tmp_path, capfd):
+    base = _two_classes(tmp_path / "imgs")
+    more, cats = tmp_path / "elsewhere" / "more", tmp_path / "elsewhere" / "cats"
+    save(more / "x.png", rgb(8, 8))
+    save(more / "deeper" / "y.png", rgb(8, 8))
+    save(cats / "0.png", rgb(8, 8))
+    _linked(base / "train", "b/more", str(more))          # two links to one folder
+    _linked(base / "train", "b/more_again", "../../../elsewhere/more")
+    _linked(base / "train", "b/z.png", "../a/0.png")       # a symlinked file: an image of b
+    _linked(base / "train", "c", str(cats))                # a class folder that is a link,
+    _linked(base / "train", "a/cats", str(cats))           # and a link to it from class a
+    _linked(base / "val", "c", str(cats))
+    capfd.readouterr()
+    ds = build_dataset(f"imagefolder:{base}", "pretrain", tmp_path)
+    train = base / "train"
+    assert ds.samples == [(str(train / p), label) for p, label in PLAIN] + [
+        (str(train / "b/z.png"), 1),  # b's own files, then b/more's, then b/more/deeper's
+        (str(train / "b/more/x.png"), 1), (str(train / "b/more/deeper/y.png"), 1),
+        (str(train / "c/0.png"), 2)]
+    (warning,) = capfd.readouterr().err.splitlines()
+    assert (f"skipped 2 directories reached twice through symlinks (first: {train / 'a/cats'})"
+            in warning)
+    # In val/ the linked class folder is reached once: no warning.
+    assert [label for _, label in build_dataset(f"imagefolder:{base}", "test", tmp_path).samples
+            ] == [0, 1, 2]
+    assert capfd.readouterr().err == ""
+
+
+def test_a_tree_without_symlinks_gives_exactly_make_datasets_samples(tmp_path):
+    from torchvision.datasets.folder import IMG_EXTENSIONS, make_dataset
+
+    base = tmp_path / "imgs"
+    names = ["a/0.png", "a/x/y/1.png", "a/x-1/2.PNG", "a/x/3.jpeg", "a/X/4.JPG", "a/x.y/5.webp",
+             "a/.hidden.png", "B/0.bmp", "b-c/deep/er/0.tif", "b-c/1.Jpg", "b-c/deep/2.pgm"]
+    for name in names:
+        save(base / "train" / name, rgb(8, 8)) if not name.endswith(".pgm") else (
+            save(base / "train" / name, rgb(8, 8)[:, :, 0]))
+    (base / "train" / "a" / "notes.txt").write_text("not an image")
+    (base / "train" / "a" / "x" / "y" / "z.png.txt").write_text("not an image")
+    for cls in ("B", "a"):
+        save(base / "val" / cls / "k" / "0.png", rgb(8, 8))
+        save(base / "val" / cls / "0.png", rgb(8, 8))
+    classes = sorted(["a", "B", "b-c"])
+    for split, folder in (("pretrain", "train"), ("train", "train"), ("test", "val")):
+        expected = make_dataset(str(base / folder), {c: i for i, c in enumerate(classes)},
+                                extensions=IMG_EXTENSIONS, allow_empty=True)
+        assert build_dataset(f"imagefolder:{base}", split, tmp_path).samples == expected
+    assert len(build_dataset(f"imagefolder:{base}", "train", tmp_path)) == len(names)

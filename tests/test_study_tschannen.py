@@ -182,6 +182,7 @@ def test_cli_quick_run_on_fake_data(fake_fmnist, tmp_path):
 def test_cli_reports_missing_data(fake_fmnist, tmp_path, capsys):
     from infomax.cli import main
 
+    (tmp_path / "empty").mkdir()  # a root that exists but holds no data
     rc = main(["study", "tschannen", "--data", "fashion-mnist", "--data-dir",
                str(tmp_path / "empty"), "--quick", "--no-progress", "-o", str(tmp_path / "o")])
     assert rc == 2

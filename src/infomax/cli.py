@@ -67,6 +67,20 @@ class _Names:
         return iter(self.names())
 
 
+def _finite_float(text: str) -> float:
+    """``type=`` of every number option: a float, refusing 'nan' and 'inf' (which pass any
+    range check: nan <= 0 is false) in argparse's one line."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid float value: {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+    return value
+
+
 class _UsageError(InfomaxError):
     """A command line argparse refuses."""
 
@@ -107,7 +121,7 @@ class _Parser(argparse.ArgumentParser):
         self._mixing = True
         try:
             args = self._overrides_out_of_lists(sys.argv[1:] if args is None else list(args))
-            return self.parse_known_intermixed_args(args, namespace)
+            return self.parse_known_intermixed_args(_resume_last(args), namespace)
         finally:
             self._mixing = False
 
@@ -140,6 +154,25 @@ class _Parser(argparse.ArgumentParser):
                 start = None  # a positional
             out.append(arg)
         return out
+
+
+def _resume_last(args: list[str]) -> list[str]:
+    """``--resume`` (whose path is optional) moved past the ``key=value`` items that follow
+    it and name no file, which argparse would take for its path: ``--resume k=v`` resumes
+    the run's last.ckpt with the override k=v, in its place among the other overrides."""
+    out = list(args)
+    i = 0
+    while i < len(out):
+        if out[i] == "--resume":
+            j = i + 1
+            while j < len(out) and "=" in out[j] and not out[j].startswith("-") \
+                    and not Path(out[j]).exists():
+                j += 1
+            if j > i + 1:
+                out[i:j] = [*out[i + 1:j], "--resume"]
+                i = j - 1
+        i += 1
+    return out
 
 
 _NEGATIVE_NUMBER = re.compile(r"^-\d+$|^-\d*\.\d+$")  # argparse's own test
@@ -203,7 +236,7 @@ def _parser() -> argparse.ArgumentParser:
                     help="also fit the same linear probe on raw pixels")
     pr.add_argument("--epochs", type=int, help="classifier epochs (default: the config's)")
     pr.add_argument("--knn-k", type=int, default=200, help="neighbours of the kNN (200)")
-    pr.add_argument("--knn-temperature", type=float, default=0.1,
+    pr.add_argument("--knn-temperature", type=_finite_float, default=0.1,
                     help="temperature of the kNN vote weights exp(sim / t) (0.1)")
     pr.add_argument("--workers", type=int, help="DataLoader workers for feature extraction")
     pr.add_argument("--no-cache", action="store_true",
@@ -248,7 +281,7 @@ def _parser() -> argparse.ArgumentParser:
     bs.add_argument("--batch-size", type=int, help="images per step (default: each preset's)")
     bs.add_argument("--steps", type=int, default=5, help="timed steps (the median is reported)")
     bs.add_argument("--warmup", type=int, default=2, help="untimed steps before them")
-    bs.add_argument("--max-seconds", type=float,
+    bs.add_argument("--max-seconds", type=_finite_float,
                     help="time budget per preset and precision (at least one step is timed)")
     bs.add_argument("--device", help="default: cuda when available, else cpu")
     bs.add_argument("--gemm-sizes", type=int, nargs="+", help="square matmul sizes tried for "
@@ -275,7 +308,7 @@ def _parser() -> argparse.ArgumentParser:
     sg = ssub.add_parser("gaussian", help="MI estimators on correlated Gaussians of known MI "
                                           "(Poole et al. 2019): estimate against truth")
     sg.add_argument("--dim", type=int, default=20, help="dimension d of x and y (20)")
-    sg.add_argument("--mi", type=float, nargs="+", default=[2.0, 4.0, 6.0, 8.0, 10.0],
+    sg.add_argument("--mi", type=_finite_float, nargs="+", default=[2.0, 4.0, 6.0, 8.0, 10.0],
                     help="true MI values in nats, stepped during training")
     sg.add_argument("--estimators", nargs="+", choices=_Names("estimator"),
                     help="default: all of them")
@@ -355,10 +388,6 @@ def _pretrain(args: argparse.Namespace) -> int:
                        ("data.strict", args.strict_data or None)):
         if value is not None:
             flags.append(f"{key}={json.dumps(value) if isinstance(value, str) else value}")
-    if args.resume is not None and "=" in args.resume and not Path(args.resume).exists():
-        # `--resume key=value`: argparse took the first override for the optional path.
-        args.overrides.insert(0, args.resume)
-        args.resume = "auto"
     base = None
     if args.config:
         base = load_config_file(args.config)
@@ -370,17 +399,34 @@ def _pretrain(args: argparse.Namespace) -> int:
     preset = args.preset
     if preset is None and base is None:
         preset = "fmnist-tiny"
-    cfg = make_config(preset, [*args.overrides, *flags], base=base)
+    where = []
+    if args.resume not in (None, "auto"):
+        # A checkpoint resumed by path continues in its own folder (wherever the folder was
+        # copied or moved to), unless --out, --name or an override say otherwise.
+        folder = Path(args.resume).absolute().parent
+        where = [f"train.out_dir={json.dumps(str(folder.parent))}",
+                 f"train.run_name={json.dumps(folder.name)}"]
+    cfg = make_config(preset, [*where, *args.overrides, *flags], base=base)
     # Imported once the config is good: torch and Lightning take seconds to load.
     from infomax.engine.train import check_devices, is_main_process, pretrain
+    from infomax.errors import TrainingInterrupted
 
     check_devices(cfg)
     if args.preset is None and base is None and is_main_process():
         # Said once the config is known to be good: a refused one gets its error line only.
         print("infomax: no --preset or --config given; using the fmnist-tiny preset",
               file=sys.stderr)
-    run_dir = pretrain(cfg, resume=args.resume, progress=not args.no_progress,
-                       overwrite=args.overwrite)
+    try:
+        run_dir = pretrain(cfg, resume=args.resume, progress=not args.no_progress,
+                           overwrite=args.overwrite)
+    except TrainingInterrupted as e:
+        if is_main_process():
+            print(f"infomax: {e}; {cfg.run_dir / 'last.ckpt'} written, summary.json says "
+                  f"interrupted; continue with 'infomax pretrain --resume "
+                  f"{cfg.run_dir / 'last.ckpt'}'", file=sys.stderr)
+        return e.exit_code
+    if not is_main_process():
+        return 0  # the main process reports
     summary = json.loads((run_dir / "summary.json").read_text())
     online = summary["online"]
     print(f"run folder:      {run_dir}")
@@ -448,6 +494,8 @@ def _data(args: argparse.Namespace) -> int:
     from infomax.config import DataConfig
     from infomax.data.source import DataSource
 
+    if args.data_dir and not args.no_download:
+        Path(args.data_dir).expanduser().mkdir(parents=True, exist_ok=True)  # to download into
     source = DataSource.resolve(DataConfig(name=args.name, dir=args.data_dir,
                                            download=not args.no_download))
     name, info = source.name, source.info

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import json
 import math
 import re
 import types
@@ -259,6 +260,60 @@ def _first_line(text: str) -> str:
 _NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 
 
+class _DuplicateKeyError(yaml.YAMLError):
+    """A mapping of a YAML text holds a key twice."""
+
+    def __init__(self, key: str, first: int, second: int) -> None:
+        super().__init__(f"the key {key} appears twice, at lines {first} and {second}; "
+                         f"keep one")
+
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """``yaml.safe_load``'s loader, except that a mapping may not hold a key twice (PyYAML
+    keeps the last one without a word). The keys are compared as constructed (``1`` and
+    ``0x1`` are the same key); ``<<`` merges may repeat the keys they merge."""
+
+    def construct_document(self, node: yaml.Node) -> Any:
+        self._refuse_duplicate_keys(node)
+        return super().construct_document(node)
+
+    def _refuse_duplicate_keys(self, root: yaml.Node) -> None:
+        # Iterative: a text nested as deep as the composer allows must not exhaust the stack
+        # here. Aliases may make the node graph cyclic; each node is looked at once.
+        seen: set[int] = set()
+        todo: list[tuple[yaml.Node, str]] = [(root, "")]
+        while todo:
+            node, path = todo.pop()
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            if isinstance(node, yaml.SequenceNode):
+                todo.extend((item, f"{path}[{i}]") for i, item in enumerate(node.value))
+            elif isinstance(node, yaml.MappingNode):
+                lines: dict[Any, int] = {}
+                for key_node, value_node in node.value:
+                    if key_node.tag == _MERGE_TAG:
+                        todo.append((value_node, path))
+                        continue
+                    name = path
+                    if isinstance(key_node, yaml.ScalarNode):  # others are refused later
+                        key = self.construct_object(key_node)
+                        name = f"{path}.{key}" if path else str(key)
+                        line = key_node.start_mark.line + 1
+                        if key in lines:
+                            raise _DuplicateKeyError(name, lines[key], line)
+                        lines[key] = line
+                    todo.append((value_node, name))
+
+
+def _load_yaml(text: str) -> Any:
+    """``yaml.safe_load(text)``, refusing mappings that hold a key twice."""
+    return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader
+
+
 def _accepts(meta: dict) -> str:
     """What a key's values must satisfy besides their type, for its type errors: ' >= 1'."""
     return "" if meta.get("min") is None else f" >= {meta['min']}"
@@ -324,9 +379,44 @@ def _check(key: str, value: Any, meta: dict) -> None:
             raise ConfigError(f"{key}: {v!r} is not valid; choose one of {', '.join(choices)}")
 
 
+def _section_types(cls: type) -> dict[str, type]:
+    """The keys of ``cls`` that are sections (a mapping of keys), with their dataclass: its
+    dataclass fields and, for the whole config, every method's sections."""
+    hints = typing.get_type_hints(cls)
+    out: dict[str, type] = {}
+    for f in dataclasses.fields(cls):
+        if cls is Config and f.name == "sections":
+            out.update(_sections())
+        elif dataclasses.is_dataclass(hints[f.name]):
+            out[f.name] = hints[f.name]
+    return out
+
+
+def _not_a_mapping(cls: type, prefix: str, value: Any) -> ConfigError:
+    """The error for ``value`` given where section ``cls`` (keys ``prefix``...) belongs."""
+    fields = [f for f in dataclasses.fields(cls) if f.name != "sections"]
+    example = next((f for f in fields if f.default not in (None, dataclasses.MISSING)),
+                   fields[0])
+    default = (example.default if example.default is not dataclasses.MISSING
+               else example.default_factory())  # type: ignore[misc]
+    text = default if isinstance(default, str) else json.dumps(default)
+    return ConfigError(f"{prefix[:-1] or 'config'}: expected a mapping of keys like "
+                       f"{prefix}{example.name}={text}, got {_short(value)}")
+
+
+def _check_mappings(cls: type, data: Any, prefix: str = "") -> None:
+    """Refuse a scalar or a list where ``data`` (plain data for ``cls``) has a section: a
+    merge would replace it by another source's mapping of that section, or by nothing."""
+    if not isinstance(data, dict):
+        raise _not_a_mapping(cls, prefix, data)
+    for key, section in _section_types(cls).items():
+        if key in data:
+            _check_mappings(section, data[key], f"{prefix}{key}.")
+
+
 def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
     if not isinstance(data, dict):
-        raise ConfigError(f"{prefix[:-1] or 'config'}: expected a mapping of keys, got {data!r}")
+        raise _not_a_mapping(cls, prefix, data)
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     # The whole config: the methods' sections are keys at the top level, in the field's
@@ -399,8 +489,11 @@ def load_preset_dict(name: str) -> dict[str, Any]:
     names = preset_names()
     if name not in names:
         raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(names)}")
-    text = (resources.files("infomax") / "presets" / f"{name}.yaml").read_text()
-    data = yaml.safe_load(text) or {}
+    file = resources.files("infomax") / "presets" / f"{name}.yaml"
+    try:
+        data = _load_yaml(file.read_text()) or {}
+    except _DuplicateKeyError as e:
+        raise ConfigError(f"preset file {file}: {e}") from None
     data["preset"] = name
     return data
 
@@ -439,21 +532,26 @@ def parse_override(text: str) -> dict[str, Any]:
 def make_config(preset: str | None = None, overrides: typing.Sequence[str] = (),
                 base: dict[str, Any] | None = None) -> Config:
     """Defaults <- preset (or a saved config ``base``) <- ``key=value`` overrides."""
+    # Each source is checked before it is merged: a section given a scalar or a list must
+    # not be replaced, silently, by another source's keys of that section.
     data: dict[str, Any] = dict(base or {})
-    if preset is not None:
-        data = _merge(data, load_preset_dict(preset))
-    for text in overrides:
-        data = _merge(data, parse_override(text))
+    _check_mappings(Config, data)
+    sources = [load_preset_dict(preset)] if preset is not None else []
+    for source in (*sources, *map(parse_override, overrides)):
+        _check_mappings(Config, source)
+        data = _merge(data, source)
     return config_from_dict(data)
 
 
 def load_config_file(path: str | Path) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(Path(path).read_text())
+        data = _load_yaml(Path(path).read_text())
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist") from None
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"config file {path} cannot be read ({type(e).__name__})") from None
+    except _DuplicateKeyError as e:
+        raise ConfigError(f"config file {path}: {e}") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -462,8 +560,9 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     except _YAML_ERRORS as e:
         raise ConfigError(f"config file {path} is not valid YAML: {type(e).__name__}: "
                           f"{_first_line(str(e))}") from None
-    if data is None:
-        return {}
+    if data is None:  # no text, only comments, or null: not what a config file is for
+        raise ConfigError(f"config file {path} is empty; write the keys to set, like "
+                          f"'model: {{ndf: 64}}' ('{{}}' for the library's defaults)")
     if not isinstance(data, dict):
         raise ConfigError(f"config file {path} holds {type(data).__name__} {_short(data)}, "
                           f"not a mapping of keys like 'model: {{ndf: 64}}'")

@@ -60,3 +60,19 @@ class NonFiniteError(InfomaxError):
 
 class NonFiniteCheckpointError(NonFiniteError):
     """A checkpoint about to be written holds a NaN or an infinity; it is not written."""
+
+
+class TrainingInterrupted(InfomaxError):
+    """Training stopped for a signal (SIGTERM, SIGINT, SIGUSR1) after a checkpoint was
+    written; the exit status is 128 + the signal's number."""
+
+    def __init__(self, signum: int, step: int) -> None:
+        import signal
+
+        self.signum, self.step = int(signum), int(step)
+        self.signal_name = signal.Signals(self.signum).name
+        super().__init__(f"interrupted by {self.signal_name} at step {self.step}")
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum

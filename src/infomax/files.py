@@ -10,6 +10,8 @@ the *system* temp folder, then ``shutil.move``s it without any fsync; when the r
 is on another file system (a tmpfs /tmp, a network disk) that move is a copy, and a copy
 cut off leaves a truncated file under the real name. ``AtomicCheckpointIO``
 (infomax.engine.checkpoints) writes Lightning's checkpoints with ``atomic_save`` instead.
+Every failure to write is an OSError (torch's own RuntimeError when its archive writer
+fails, e.g. on a full disk, becomes the OSError behind it), without chained tracebacks.
 
 Reading: ``check_archive`` verifies the zip archive torch.save writes, and the CRC-32 of
 every record in it. torch.load checks no CRC (a flipped byte in a tensor loads as a valid,
@@ -19,6 +21,7 @@ different number), and refuses a truncated file only with a long internal miniz 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import secrets
@@ -75,8 +78,42 @@ def _keep_as(path: Path, previous: Path) -> None:
     os.replace(link, previous)
 
 
+# What torch's archive writer (caffe2::serialize::PyTorchStreamWriter, inline_container.cc)
+# raises when writing its file fails: "[enforce fail at inline_container.cc:672] . unexpected
+# pos 704 vs 598" (torch 2.14, after the file object's write raised), "PytorchStreamWriter
+# failed writing file data/0: file write failed" (earlier versions), "basic_ios::clear:
+# iostream error" (a path written by the C++ writer itself).
+_STREAM_WRITER_ERROR = re.compile(
+    r"inline_container\.cc|PytorchStreamWriter|PyTorchStreamWriter|file write failed"
+    r"|iostream error")
+_ENFORCE_PREFIX = re.compile(r"^\[enforce fail at [^\]]*\]\s*\.?\s*")
+
+
+def _write_failure(exc: BaseException, path: Path) -> OSError | None:
+    """The OSError a failed write of ``path`` is reported as: ``exc`` itself if it is one;
+    for the RuntimeError of torch's archive writer, the OSError it was raised after (e.g.
+    ENOSPC), else one with its message. None for anything else (an interrupt, a pickling
+    error, ...): that propagates unchanged."""
+    if isinstance(exc, OSError):
+        return exc
+    if not isinstance(exc, RuntimeError) or not _STREAM_WRITER_ERROR.search(str(exc)):
+        return None
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, OSError):
+            return cause
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    reason = _ENFORCE_PREFIX.sub("", str(exc).splitlines()[0])
+    return OSError(errno.EIO, f"file write failed: {reason}", str(path))
+
+
 def _atomic_write(path: Path, write: Callable[[BinaryIO], None],
                   previous: Path | None = None) -> None:
+    """Every failure to write (a full disk, an I/O error, torch's archive writer failing on
+    either) is an OSError, raised without the exceptions it followed; ``path`` is as it was
+    and no temporary file is left."""
     tmp = _temp_path(path)
     # 0o666 less the umask, as open() gives (mkstemp would make it private to the user).
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
@@ -88,10 +125,13 @@ def _atomic_write(path: Path, write: Callable[[BinaryIO], None],
         if previous is not None and path.exists():
             _keep_as(path, previous)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(OSError):
             tmp.unlink()
-        raise
+        failure = _write_failure(e, path)
+        if failure is None:
+            raise
+        raise failure from None
     _fsync_dir(path.parent)
 
 

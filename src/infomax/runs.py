@@ -10,6 +10,10 @@ the logs.
 
 from __future__ import annotations
 
+import json
+import os
+import socket
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +33,9 @@ LAST, LAST_PREVIOUS, BEST = "last.ckpt", "last.prev.ckpt", "best.ckpt"
 # keep it as last.prev.ckpt in place of a good one.
 UNREADABLE_SUFFIX = ".unreadable"
 
-__all__ = ["BEST", "CONFIG_FILE", "LAST", "LAST_PREVIOUS", "SUMMARY_FILE", "UNREADABLE_SUFFIX",
-           "DataSource", "build_method", "config_from_run", "epochs_done", "load_method",
-           "read_checkpoint"]
+__all__ = ["BEST", "CONFIG_FILE", "LAST", "LAST_PREVIOUS", "LOCK_FILE", "SUMMARY_FILE",
+           "UNREADABLE_SUFFIX", "DataSource", "RunLock", "build_method", "config_from_run",
+           "epochs_done", "load_method", "read_checkpoint"]
 
 
 def build_method(cfg: Config, info: DatasetInfo, train_set_size: int = 0) -> SSLMethod:
@@ -88,3 +92,88 @@ def epochs_done(ckpt: dict[str, Any]) -> int:
         return int(ckpt["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"])
     except (KeyError, TypeError, ValueError):
         return int(ckpt.get("epoch", 0))
+
+
+LOCK_FILE = "run.lock"
+
+
+class RunLock:
+    """A run folder's owner: ``run.lock`` holding the host, process id and start time of
+    the run writing into it, created atomically (O_EXCL) and removed on every way out of
+    ``with RunLock(folder):`` (an exception, a signal handled as one, Ctrl-C). A second
+    run into the same folder is refused with a line naming the owner. A lock left by a
+    process that no longer runs on this host (killed with SIGKILL, or its machine
+    restarted) is taken over; one held by another host is refused, since its process
+    cannot be checked from here."""
+
+    def __init__(self, folder: str | Path) -> None:
+        self.path = Path(folder) / LOCK_FILE
+        self.held = False
+        self._made = False
+
+    @staticmethod
+    def _alive(pid: int) -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:  # another user's live process
+            return True
+        return True
+
+    def owner(self) -> dict[str, Any] | None:
+        """The lock's contents, or None where there is no (readable) lock."""
+        try:
+            data = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    def acquire(self) -> None:
+        self._made = not self.path.parent.exists()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        me = {"host": socket.gethostname(), "pid": os.getpid(),
+              "started": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                owner = self.owner()
+                if owner is None or (owner.get("host") == me["host"]
+                                     and not self._alive(int(owner.get("pid", -1)))):
+                    # A stale lock (or one cut off while written): take it over.
+                    self.path.unlink(missing_ok=True)
+                    continue
+                where = (f"process {owner.get('pid')} on this host" if owner.get("host") ==
+                         me["host"] else f"process {owner.get('pid')} on host "
+                                         f"{owner.get('host')}")
+                raise InfomaxError(
+                    f"{self.path.parent} is in use by another run ({where}, started "
+                    f"{owner.get('started')}); wait for it to finish, or write to another "
+                    f"folder (--name); if that run is gone, remove {self.path}")
+            with os.fdopen(fd, "w") as f:
+                json.dump(me, f)
+            self.held = True
+            return
+        raise InfomaxError(f"cannot take the lock {self.path}; remove it if no run uses "
+                           f"{self.path.parent}")
+
+    def release(self) -> None:
+        if self.held:
+            owner = self.owner()
+            if owner is not None and owner.get("pid") == os.getpid():
+                self.path.unlink(missing_ok=True)
+            self.held = False
+            if getattr(self, "_made", False):
+                # A folder this lock made for a run refused before it wrote anything.
+                try:
+                    self.path.parent.rmdir()
+                except OSError:  # not empty: the run wrote into it
+                    pass
+
+    def __enter__(self) -> RunLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release()

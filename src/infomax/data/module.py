@@ -12,6 +12,8 @@ from a checkpoint written inside an epoch sees exactly the batches of an uninter
 from __future__ import annotations
 
 import itertools
+import os
+import signal
 from typing import Any
 
 import lightning as L
@@ -124,6 +126,30 @@ class EpochSampler(DistributedSampler):
         self.position = (epoch, batches + 1)
 
 
+# The signals a run stops for (see infomax.engine.signals).
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGINT", "SIGUSR1")
+                     if hasattr(signal, name))
+
+
+class WorkerInit:
+    """A DataLoader worker's start: it ignores the stop signals (the main process stops
+    the run and then its workers; a signal sent to the whole process group would
+    otherwise kill them under it, which ends in a long DataLoader traceback), then seeds
+    itself as Lightning does under ``seed_everything(workers=True)`` (the function
+    Lightning would have added had there been none)."""
+
+    def __init__(self, rank: int) -> None:
+        self.rank = rank
+
+    def __call__(self, worker_id: int) -> None:
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
+        if int(os.environ.get("PL_SEED_WORKERS", 0)):
+            from lightning.fabric.utilities.seed import pl_worker_init_function
+
+            pl_worker_init_function(worker_id, rank=self.rank)
+
+
 class PretrainData(L.LightningDataModule):
     """Pretraining batches as ``Batch`` objects (two augmented views and labels; with
     ``with_index`` the images' indices, with ``test_views`` their test-time views) and
@@ -184,7 +210,8 @@ class PretrainData(L.LightningDataModule):
         # start (unused: items seed themselves) come from it rather than the global RNG.
         return DataLoader(dataset, batch_size=self.cfg.batch_size,
                           num_workers=self.cfg.num_workers, pin_memory=self.pin_memory,
-                          generator=torch.Generator().manual_seed(self.seed), **kwargs)
+                          generator=torch.Generator().manual_seed(self.seed),
+                          worker_init_fn=WorkerInit(rank()), **kwargs)
 
     def train_dataloader(self) -> DataLoader:
         self.setup()

@@ -679,6 +679,66 @@ def _image_files(directory: Path) -> list[str]:
     )
 
 
+def _directory_id(path: str | os.PathLike) -> tuple[int, int] | None:
+    """(st_dev, st_ino) of the directory ``path`` names (through symlinks); None if unreadable."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _class_samples(directory: Path, classes: list[str]) -> tuple[list[tuple[str, int]], list[str]]:
+    """(path, label) of every image under ``directory/<class>/``, the label being the index
+    of its top-level class folder in ``classes``, in torchvision's ``make_dataset`` order
+    (classes in the given order, each walked with ``sorted(os.walk(...))``, file names
+    sorted), and the directories skipped because they were reached a second time.
+
+    Symlinked directories are followed, but every real directory is walked once: the
+    class folders' own trees first (symlinks not followed), then each symlinked directory,
+    in the order found. A directory seen before (a loop, two links to one folder, a link
+    to another class's folder, to ``directory`` or to one of its parents) is skipped, so
+    that a link can neither repeat images nor give them another class."""
+    from torchvision.datasets.folder import IMG_EXTENSIONS
+
+    visited = {_directory_id(parent) for parent in (directory, *directory.resolve().parents)}
+    skipped: list[str] = []
+    walked: list[tuple[int, str, list[str]]] = []  # (label, root, image file names)
+    links: list[tuple[int, str]] = []
+
+    def first_visit(path: str) -> bool:
+        key = _directory_id(path)
+        if key is None:
+            return False
+        if key in visited:
+            skipped.append(path)
+            return False
+        visited.add(key)
+        return True
+
+    def walk(top: str, label: int, defer_links: bool) -> None:
+        if not first_visit(top):
+            return
+        for root, dirs, files in os.walk(top, followlinks=True):
+            walked.append((label, root, sorted(f for f in files if f.lower().endswith(IMG_EXTENSIONS))))
+            kept = []
+            for name in sorted(dirs):
+                sub = os.path.join(root, name)
+                if defer_links and os.path.islink(sub):
+                    links.append((label, sub))
+                elif first_visit(sub):
+                    kept.append(name)
+            dirs[:] = kept
+
+    for label, name in enumerate(classes):
+        walk(os.path.join(str(directory), name), label, defer_links=True)
+    for label, link in links:
+        walk(link, label, defer_links=False)
+    walked.sort(key=lambda item: item[:2])
+    samples = [(os.path.join(root, f), label) for label, root, files in walked for f in files]
+    return samples, skipped
+
+
 def _shown(names: list[str], limit: int = 5) -> str:
     return ", ".join(names[:limit]) + (f", ... ({len(names)} in all)" if len(names) > limit else "")
 
@@ -829,7 +889,7 @@ class ImageFileDataset(Dataset):
 
 
 def _build_imagefolder(name: str, split: str, transform: Callable | None, skip_unreadable: bool) -> Dataset:
-    from torchvision.datasets.folder import IMG_EXTENSIONS, make_dataset
+    from torchvision.datasets.folder import IMG_EXTENSIONS
 
     path, train, evaluation, classes = _imagefolder_layout(name)
     directory = evaluation if split == "test" else train
@@ -842,8 +902,11 @@ def _build_imagefolder(name: str, split: str, transform: Callable | None, skip_u
                 f"image folder {path}: {evaluation.name}/ has class folders that train/ lacks "
                 f"({_shown(extra)}); both must use the same class folder names"
             )
-    class_to_idx = {c: i for i, c in enumerate(classes)}
-    samples = make_dataset(str(directory), class_to_idx, extensions=IMG_EXTENSIONS, allow_empty=True)
+    samples, skipped = _class_samples(directory, classes)
+    if skipped:
+        many = f"{len(skipped)} directories" if len(skipped) > 1 else "1 directory"
+        _warn(f"image folder {path}: skipped {many} reached twice through symlinks "
+              f"(first: {skipped[0]}); each directory's images are used once")
     if not samples:
         raise DataNotFoundError(
             f"image folder {path}: no images ({' '.join(IMG_EXTENSIONS)}) in {directory}/<class>/; "

@@ -13,8 +13,9 @@ from typing import Any, Callable
 
 from torch.utils.data import Dataset
 
-from infomax.data.registry import (IMAGEFOLDER_PREFIX, DatasetInfo, build_dataset, dataset_info,
-                                   resolve_data_root)
+from infomax.data.registry import (IMAGEFOLDER_PREFIX, DatasetInfo, build_dataset,
+                                   canonical_data_name, dataset_info, resolve_data_root)
+from infomax.errors import DataNotFoundError
 
 
 def resolve_name(name: str, root: Path) -> str:
@@ -24,6 +25,27 @@ def resolve_name(name: str, root: Path) -> str:
         if not path.is_absolute() and not path.exists():
             return f"{IMAGEFOLDER_PREFIX}{root / path}"
     return name
+
+
+def _given(data_dir: str | Path | None) -> bool:
+    """Whether ``data_dir`` names a root (else $INFOMAX_DATA or the default root is used)."""
+    return data_dir is not None and str(data_dir) != ""
+
+
+def _refuse_missing_root(root: Path) -> None:
+    # Only roots given explicitly: the default root is made by the first download.
+    if not root.exists():
+        raise DataNotFoundError(f"data root {root} does not exist (from --data-dir or "
+                                f"data.dir); create it, or pass the folder that holds the data")
+
+
+def data_root(data_dir: str | Path | None) -> Path:
+    """``resolve_data_root(data_dir)``; a ``data_dir`` given that does not exist is refused
+    (DataNotFoundError), rather than the data set being looked for elsewhere."""
+    root = resolve_data_root(data_dir)
+    if _given(data_dir):
+        _refuse_missing_root(root)
+    return root
 
 
 @dataclass(frozen=True)
@@ -41,9 +63,16 @@ class DataSource:
                 data_dir: str | Path | None = None) -> DataSource:
         """The source a config's ``data`` section names, or ``name`` when given (another
         data set, e.g. for a transfer probe), under ``data_dir`` when given (else the
-        section's ``dir``, else $INFOMAX_DATA, else the default root)."""
-        root = resolve_data_root(data_dir if data_dir is not None else data.dir)
-        resolved = resolve_name(name or data.name, root)
+        section's ``dir``, else $INFOMAX_DATA, else the default root). A root given (by
+        ``data_dir`` or ``dir``) that does not exist is refused (DataNotFoundError) when
+        it is used: not for an image folder found without it (an absolute path)."""
+        given = data_dir if data_dir is not None else data.dir
+        root = resolve_data_root(given)
+        named = name or data.name
+        canonical_data_name(named)  # an unknown name is refused first
+        resolved = resolve_name(named, root)
+        if _given(given) and (not resolved.startswith(IMAGEFOLDER_PREFIX) or resolved != named):
+            _refuse_missing_root(root)
         return cls(resolved, root, dataset_info(resolved), data.download)
 
     def build(self, split: str, transform: Callable | None = None,

@@ -26,9 +26,10 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         if storage_options is not None:
             raise TypeError(f"{type(self).__name__} takes no storage_options")
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         previous = self.keep_previous.get(path.name)
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Raises OSError for every failed write, torch's own writer errors included.
             atomic_save(checkpoint, path, path.with_name(previous) if previous else None)
         except OSError as e:
             kept = f"the previous {path.name} is intact" if path.exists() else "nothing written"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import dataclasses
 import json
 import logging
 import os
@@ -25,11 +24,14 @@ from infomax.config import Config
 from infomax.data.module import PretrainData
 from infomax.engine.checkpoints import AtomicCheckpointIO
 from infomax.errors import (BadImageError, ConfigError, InfomaxError, NonFiniteCheckpointError,
-                            NonFiniteError)
+                            NonFiniteError, TrainingInterrupted)
 from infomax.files import atomic_write_text, stale_temp_files
 from infomax.methods import METHODS, SSLMethod
+from infomax.engine.resume import describe_changes, resume_changes
+from infomax.engine.signals import GracefulStop, slurm_job_id
 from infomax.runs import (BEST, CONFIG_FILE, LAST, LAST_PREVIOUS, SUMMARY_FILE,
-                          UNREADABLE_SUFFIX, build_method, epochs_done, read_checkpoint)
+                          UNREADABLE_SUFFIX, RunLock, build_method, epochs_done,
+                          read_checkpoint)
 
 def _quiet_lightning() -> None:
     # Lightning's tips about workers, tensor cores and litlogger are noise for our users.
@@ -48,31 +50,61 @@ def _quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=".*dataloader is not resumable.*")
     # The run folder holds config.yaml before the first checkpoint: expected, not a problem.
     warnings.filterwarnings("ignore", message=".*Checkpoint directory .* exists and is not empty.*")
+    # Nothing to act on: each process's rank is not news, and a short epoch is logged at
+    # its end anyway.
+    logging.getLogger("lightning.fabric.utilities.distributed").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
+    # broadcast_buffers=False is what lightning_strategy wants (every buffer is kept the
+    # same on all processes already); its replacement would also sync buffers at start.
+    warnings.filterwarnings("ignore", message=".*`broadcast_buffers` is deprecated.*")
 
 
-def _check_resumable(ckpt: dict[str, Any], path: str, cfg: Config, model: SSLMethod) -> None:
-    """Refuse to resume from a checkpoint whose network differs from ``cfg``'s."""
+def _check_resumable(ckpt: dict[str, Any], path: str, model: SSLMethod) -> None:
+    """Refuse to resume from a checkpoint of images of another shape or class count (an
+    image folder that changed under the same name)."""
     hp = ckpt["hyper_parameters"]
-    saved = hp["config"]
-    diffs = []
-    if saved.get("method") != cfg.method:
-        diffs.append(f"method: {saved.get('method')!r} there, {cfg.method!r} here")
-    for key, value in dataclasses.asdict(cfg.model).items():
-        if saved.get("model", {}).get(key) != value:
-            diffs.append(f"model.{key}: {saved.get('model', {}).get(key)!r} there, {value!r} here")
-    section = cfg.method_config
-    if section is not None:
-        for key, value in dataclasses.asdict(section).items():
-            there = saved.get(cfg.method, {}).get(key)
-            if there != value:
-                diffs.append(f"{cfg.method}.{key}: {there!r} there, {value!r} here")
-    for key in ("num_classes", "in_channels", "image_size"):
-        if hp.get(key) != getattr(model, key):
-            diffs.append(f"data set {key}: {hp.get(key)!r} there, {getattr(model, key)!r} here")
+    diffs = [f"data set {key}: {hp.get(key)!r} there, {getattr(model, key)!r} here"
+             for key in ("num_classes", "in_channels", "image_size")
+             if hp.get(key) != getattr(model, key)]
     if diffs:
-        raise InfomaxError(f"cannot resume from {path}: it was trained with another network "
-                           f"({'; '.join(diffs)}); resume with the run's config "
-                           f"(--config {Path(path).parent / CONFIG_FILE})")
+        raise InfomaxError(f"cannot resume from {path}: it was trained on other data "
+                           f"({'; '.join(diffs)}); resume with the run's data")
+
+
+class _MovableCheckpoint(ModelCheckpoint):
+    """Lightning's ModelCheckpoint, for run folders that move: resumed from a checkpoint
+    written in another folder (the run folder copied or moved, or a run continued
+    elsewhere), it keeps the best-checkpoint record where that folder's best.ckpt came
+    along, and starts the record afresh where it did not (instead of Lightning's warning
+    and a record that names files of the other folder)."""
+
+    def _generate_state_key(self, **kwargs: Any) -> str:
+        # Under the name Lightning's own class gives its state, so that checkpoints written
+        # with it (every run before this class) restore into this one.
+        name = "ModelCheckpoint" if type(self) is _MovableCheckpoint else type(self).__qualname__
+        return f"{name}{kwargs!r}"
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        old = state_dict.get("dirpath")
+        if old is None or self.dirpath is None or Path(old) == Path(self.dirpath):
+            return super().load_state_dict(state_dict)
+        here = Path(self.dirpath)
+
+        def rebase(path: Any) -> Any:
+            return str(here / Path(path).name) if path else path
+
+        best = rebase(state_dict.get("best_model_path"))
+        if best and Path(best).is_file():
+            state = {**state_dict, "best_model_path": best,
+                     "kth_best_model_path": rebase(state_dict.get("kth_best_model_path")),
+                     "last_model_path": rebase(state_dict.get("last_model_path")),
+                     "best_k_models": {rebase(k): v for k, v in
+                                       state_dict.get("best_k_models", {}).items()}}
+        else:
+            state = {**state_dict, "best_model_score": None, "best_model_path": "",
+                     "kth_best_model_path": "", "kth_value": self.kth_value,
+                     "best_k_models": {}, "last_model_path": ""}
+        super().load_state_dict({**state, "dirpath": self.dirpath})
 
 
 class _CSVLogger(CSVLogger):
@@ -97,14 +129,15 @@ class _CSVLogger(CSVLogger):
         if self._experiment is not None:
             return self._experiment
         writer = super().experiment  # removes the old metrics.csv
-        if self._kept and hasattr(writer, "metrics"):
+        # (On the other processes the experiment is a stand-in whose attributes are no-ops.)
+        if self._kept and isinstance(getattr(writer, "metrics", None), list):
             writer.metrics = self._kept + writer.metrics
             self._kept = []
             writer.save()
         return writer
 
 
-class _StepCheckpoint(ModelCheckpoint):
+class _StepCheckpoint(_MovableCheckpoint):
     """last.ckpt every N optimizer steps, except after an epoch's last step: there the
     end-of-epoch checkpoint follows (after validation). Lightning (2.6) resumes from a
     checkpoint written after an epoch's last step with its epoch counters one epoch behind:
@@ -204,18 +237,55 @@ def is_main_process() -> bool:
     return getattr(rank_zero_only, "rank", 0) == 0
 
 
+def _has_run(run_dir: Path) -> bool:
+    """Whether ``run_dir`` holds a run's checkpoints."""
+    return any((run_dir / name).exists() for name in (LAST, LAST_PREVIOUS, BEST,
+                                                      LAST + UNREADABLE_SUFFIX))
+
+
+def _clear_run(run_dir: Path) -> None:
+    """Start over: no checkpoint, log or summary of the previous run may outlive it."""
+    for name in ("tensorboard", "csv"):
+        shutil.rmtree(run_dir / name, ignore_errors=True)
+    for name in (LAST, LAST_PREVIOUS, LAST + UNREADABLE_SUFFIX, BEST, SUMMARY_FILE):
+        (run_dir / name).unlink(missing_ok=True)
+
+
+def _inside(path: str | Path, folder: Path) -> bool:
+    return Path(path).resolve().parent == folder.resolve()
+
+
 def pretrain(cfg: Config, resume: str | None = None, progress: bool = True,
              overwrite: bool = False) -> Path:
     """Train ``cfg`` and return its run directory (config.yaml, last.ckpt, the last.ckpt
     before it as last.prev.ckpt, best.ckpt, logs, summary.json). ``resume`` is a checkpoint
-    path or ``"auto"`` for the run's last.ckpt (or, if that cannot be read, its newest
-    readable checkpoint).
+    path or ``"auto"``: the run's last.ckpt (or, if that cannot be read, its newest
+    readable checkpoint), or a fresh start where the run folder holds no run yet (so that
+    a requeued job's one command line serves both).
+
+    A run folder has one writer at a time (``run.lock``). Resuming from a checkpoint of
+    another folder into one that holds a run is refused unless ``overwrite``. Settings a
+    resume may change (rates, schedule, epochs, probes, logging, workers: see
+    infomax.engine.resume) take effect; those fixing the network or the data are refused.
+    A stop signal ends training with last.ckpt written and raises TrainingInterrupted
+    (see infomax.engine.signals).
 
     Under data parallelism every process calls this; only the main one checks, prepares
     and writes the run folder, and only it writes summary.json."""
     _quiet_lightning()
     main = is_main_process()
     run_dir = cfg.run_dir
+    lock = RunLock(run_dir)
+    if main:
+        lock.acquire()
+    try:
+        return _pretrain_locked(cfg, resume, progress, overwrite, main, run_dir)
+    finally:
+        lock.release()
+
+
+def _pretrain_locked(cfg: Config, resume: str | None, progress: bool, overwrite: bool,
+                     main: bool, run_dir: Path) -> Path:
     last = run_dir / LAST
     ckpt_path: str | None = None
     resumed: dict[str, Any] | None = None
@@ -223,6 +293,10 @@ def pretrain(cfg: Config, resume: str | None = None, progress: bool = True,
         # Left by a process killed while writing a checkpoint; never a checkpoint.
         for tmp in stale_temp_files(run_dir):
             tmp.unlink(missing_ok=True)
+    if resume == "auto" and not _has_run(run_dir):
+        if main:
+            print(f"infomax: {run_dir} holds no run yet; starting one", file=sys.stderr)
+        resume = None
     if resume is not None:
         if resume == "auto":
             ckpt_path, resumed = _auto_resume(run_dir, main)
@@ -231,21 +305,25 @@ def pretrain(cfg: Config, resume: str | None = None, progress: bool = True,
             if not Path(ckpt_path).is_file():
                 raise InfomaxError(f"cannot resume: {ckpt_path} does not exist")
             resumed = read_checkpoint(ckpt_path, mmap=True)
+            if not _inside(ckpt_path, run_dir) and _has_run(run_dir):
+                if not overwrite:
+                    raise InfomaxError(
+                        f"{run_dir} already holds another run; resuming {ckpt_path} there "
+                        f"would overwrite it: choose another folder (--out, --name), or "
+                        f"--overwrite to replace that run")
+                if main:
+                    _clear_run(run_dir)
         done = epochs_done(resumed)
         if done >= cfg.train.epochs and (run_dir / SUMMARY_FILE).is_file():
             print(f"infomax: {ckpt_path} has finished {done} epochs already (train.epochs="
                   f"{cfg.train.epochs}); nothing to do. Raise train.epochs to train longer",
                   file=sys.stderr)
             return run_dir
-    elif (last.exists() or (run_dir / LAST_PREVIOUS).exists()) and not overwrite and main:
+    elif _has_run(run_dir) and not overwrite and main:
         raise InfomaxError(f"{run_dir} already holds a run; continue it with --resume, or "
                            f"choose another train.run_name (or --overwrite to start over)")
     elif overwrite and main:
-        # Start over: no checkpoint, log or summary of the previous run may outlive it.
-        for name in ("tensorboard", "csv"):
-            shutil.rmtree(run_dir / name, ignore_errors=True)
-        for name in (LAST, LAST_PREVIOUS, LAST + UNREADABLE_SUFFIX, BEST, SUMMARY_FILE):
-            (run_dir / name).unlink(missing_ok=True)
+        _clear_run(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
 
     L.seed_everything(cfg.train.seed, workers=True, verbose=False)
@@ -255,18 +333,25 @@ def pretrain(cfg: Config, resume: str | None = None, progress: bool = True,
     data.setup()
     model = build_method(cfg, data.info, data.num_pretrain_images)
     if resumed is not None:
-        _check_resumable(resumed, ckpt_path, cfg, model)
+        _check_resumable(resumed, ckpt_path, model)
+        changes = resume_changes(resumed["hyper_parameters"]["config"], cfg, ckpt_path)
+        shown = [c for c in changes if c[0] not in ("train.out_dir", "train.run_name",
+                                                     "data.dir")]
+        if shown and main:
+            print(f"infomax: resuming {ckpt_path} with changed settings: "
+                  f"{describe_changes(shown)}", file=sys.stderr)
     if main:
         cfg.save(run_dir / CONFIG_FILE)
 
     t = cfg.train
-    checkpoint = ModelCheckpoint(dirpath=run_dir, filename="best", monitor="val/linear_acc",
-                                 mode="max", save_top_k=1, enable_version_counter=False)
+    checkpoint = _MovableCheckpoint(dirpath=run_dir, filename="best", monitor="val/linear_acc",
+                                    mode="max", save_top_k=1, enable_version_counter=False)
     # last.ckpt at every epoch end. (Lightning's save_last rewrites it only at steps where a
     # top-k checkpoint was written, so it would go stale once the accuracy stops rising.)
-    latest = ModelCheckpoint(dirpath=run_dir, filename="last", monitor=None, save_top_k=1,
-                             enable_version_counter=False)
-    callbacks: list[Any] = [checkpoint, latest]
+    latest = _MovableCheckpoint(dirpath=run_dir, filename="last", monitor=None, save_top_k=1,
+                                enable_version_counter=False)
+    stop = GracefulStop(last)
+    callbacks: list[Any] = [stop, checkpoint, latest]
     if t.checkpoint_every_n_steps:
         # The same last.ckpt, also every N optimizer steps: a crash loses at most N steps.
         callbacks.append(_StepCheckpoint(run_dir, t.checkpoint_every_n_steps))
@@ -279,6 +364,13 @@ def pretrain(cfg: Config, resume: str | None = None, progress: bool = True,
     resumed = None  # the Trainer reads the checkpoint itself
     if progress:
         callbacks.append(_Progress())
+    plugins: list[Any] = [AtomicCheckpointIO(keep_previous={LAST: LAST_PREVIOUS})]
+    if slurm_job_id() is not None:
+        # Under SLURM, GracefulStop handles the signals and the requeue; Lightning's own
+        # handler would write an hpc_ckpt file of its own and resume from it.
+        from lightning.fabric.plugins.environments import SLURMEnvironment
+
+        plugins.append(SLURMEnvironment(auto_requeue=False))
     trainer = L.Trainer(
         max_epochs=t.epochs,
         max_time=timedelta(minutes=t.max_minutes) if t.max_minutes else None,
@@ -288,10 +380,11 @@ def pretrain(cfg: Config, resume: str | None = None, progress: bool = True,
         limit_train_batches=t.limit_train_batches,
         callbacks=callbacks, logger=loggers, default_root_dir=run_dir,
         # Whole-or-absent checkpoint files; the replaced last.ckpt is kept as last.prev.ckpt.
-        plugins=[AtomicCheckpointIO(keep_previous={LAST: LAST_PREVIOUS})],
+        plugins=plugins,
         enable_progress_bar=progress, enable_model_summary=False,
         num_sanity_val_steps=0, deterministic=False)
     start = time.time()
+    stop.install()  # from here on; again when training starts (over Lightning's handlers)
     try:
         trainer.fit(model, datamodule=data, ckpt_path=ckpt_path)
     except NonFiniteError as e:
@@ -304,6 +397,14 @@ def pretrain(cfg: Config, resume: str | None = None, progress: bool = True,
         # collection, which waits 5 s for each.
         e.__traceback__ = None
         raise
+    except TrainingInterrupted as e:
+        e.__traceback__ = None
+        if trainer.is_global_zero:
+            _write_summary(run_dir, trainer, checkpoint, model, data, start,
+                           status="interrupted", signal=e.signal_name)
+        raise
+    finally:
+        stop.uninstall()
     if trainer.interrupted:
         raise InfomaxError(f"training was interrupted; continue with "
                            f"'infomax pretrain --resume {last}'")
@@ -315,16 +416,27 @@ def pretrain(cfg: Config, resume: str | None = None, progress: bool = True,
         print(f"infomax: warning: {len(skipped)} unreadable image {files} skipped (named "
               f"above and in {run_dir / SUMMARY_FILE}); --strict-data stops at the first",
               file=sys.stderr)
+    _write_summary(run_dir, trainer, checkpoint, model, data, start, status="completed")
+    return run_dir
+
+
+def _write_summary(run_dir: Path, trainer: Any, checkpoint: ModelCheckpoint, model: SSLMethod,
+                   data: PretrainData, start: float, status: str, **extra: Any) -> None:
+    skipped = data.skipped_images()
+    best = Path(checkpoint.best_model_path) if checkpoint.best_model_path else None
     summary = {
         "run_dir": str(run_dir),
+        # "completed", or "interrupted" (a stop signal; "signal" names it)
+        "status": status,
+        **extra,
         # Whole epochs finished; a max_minutes stop can end a run inside an epoch.
         "epochs": trainer.fit_loop.epoch_progress.current.completed,
         "steps": trainer.global_step,
         "seconds": round(time.time() - start, 1),
-        "last_checkpoint": str(last),
+        "last_checkpoint": str(run_dir / LAST),
         # In the run folder as given, like last_checkpoint (Lightning's path is absolute).
-        "best_checkpoint": (str(run_dir / Path(checkpoint.best_model_path).name)
-                            if checkpoint.best_model_path else None),
+        "best_checkpoint": (str(run_dir / best.name)
+                            if best is not None and (run_dir / best.name).is_file() else None),
         "online": {k: float(v) for k, v in trainer.callback_metrics.items()
                    if k.startswith("val/")},
         # Steps with a non-finite loss or gradient that were not applied (train.skip_nonfinite).
@@ -334,7 +446,6 @@ def pretrain(cfg: Config, resume: str | None = None, progress: bool = True,
         "skipped_image_files": skipped,
     }
     atomic_write_text(run_dir / SUMMARY_FILE, json.dumps(summary, indent=2))
-    return run_dir
 
 
 def check_devices(cfg: Config) -> None:
@@ -348,6 +459,9 @@ def check_devices(cfg: Config) -> None:
                           f"use train.accelerator=cpu or auto")
     # "auto" picks the GPUs where there are any (Lightning's choice), else the CPU.
     on_gpu = acc in ("gpu", "cuda") or (acc == "auto" and torch.cuda.is_available())
+    if cfg.train.precision == "16-mixed" and not on_gpu:
+        raise ConfigError("train.precision: 16-mixed needs a CUDA GPU (float16 autocast with "
+                          "loss scaling); on this machine use 32 or bf16-mixed")
     if on_gpu and devices > torch.cuda.device_count():
         raise ConfigError(f"train.devices: {devices} asked for but {torch.cuda.device_count()} "
                           f"GPUs are visible; use 1..{torch.cuda.device_count()}")

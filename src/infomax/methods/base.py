@@ -298,19 +298,34 @@ class SSLMethod(L.LightningModule):
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         trainer = self._trainer
         if trainer is not None and trainer.state.fn == "fit":
-            # The cooldown's length follows this run's plan (a resume may raise
-            # train.epochs), not the one the checkpoint was saved under.
-            for state in checkpoint.get("lr_schedulers", []):
-                for fn in state.get("lr_lambdas", []):
-                    if isinstance(fn, dict):
-                        fn.pop("total_steps", None)
-                        fn.pop("cooldown", None)
+            self._follow_this_runs_plan(checkpoint)
         else:
             # Loaded outside Trainer.fit (load_from_checkpoint): the components' state
             # is taken here, the RNG states put back when training starts.
             self.nonfinite_guard.on_load_checkpoint(trainer, self, checkpoint)
             self.probe_replay.on_load_checkpoint(trainer, self, checkpoint)
             self.rng_states.load(checkpoint, now=False)
+
+    def _follow_this_runs_plan(self, checkpoint: dict[str, Any]) -> None:
+        """Resuming: the optimizer's settings and the schedule are this run's config's (a
+        resume may change the rates, the schedule and its length: see
+        infomax.engine.resume), applied to the restored state before Lightning loads it.
+        With the config unchanged every value is the one saved; the optimizer's moments
+        and the scheduler's step count are kept."""
+        o = self.cfg.optim
+        lrs = [o.lr, o.lr if o.probe_lr is None else o.probe_lr]
+        for state in checkpoint.get("lr_schedulers", []):
+            # The schedule's settings come from this run's config (the lambdas were built
+            # from it); only the step count is the checkpoint's.
+            for fn in state.get("lr_lambdas", []):
+                if isinstance(fn, dict):
+                    fn.clear()
+            if "base_lrs" in state:
+                state["base_lrs"] = lrs[:len(state["base_lrs"])]
+        for opt in checkpoint.get("optimizer_states", []):
+            for group, lr in zip(opt.get("param_groups", []), lrs):
+                group.update(initial_lr=lr, betas=tuple(o.betas), eps=o.eps,
+                             weight_decay=o.weight_decay)
 
     def on_train_start(self) -> None:
         # The rate of the next update under this run's plan (the same number as the

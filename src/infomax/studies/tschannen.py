@@ -820,7 +820,7 @@ class TschannenOptions:
 def run(options: TschannenOptions) -> int:
     """``infomax study tschannen``: train every setting, write results.json, table.md and the
     plots into ``options.output``; 0 on success (errors are raised as InfomaxError)."""
-    from infomax.data.registry import resolve_data_root
+    from infomax.data.source import data_root
 
     if options.replot:
         return replot(Path(options.output))
@@ -828,7 +828,7 @@ def run(options: TschannenOptions) -> int:
     plan = options.plan()
     name = _study_data(options.data)
     experiments = [e for e in ("critic", "encoder") if e in options.experiments]
-    root = resolve_data_root(options.data_dir)
+    root = data_root(options.data_dir)
     # Download only the paper's own data set; other sets are looked up where they are.
     download = name == PAPER_DEFAULT_DATA
     train = _load_split(name, "train", root, download)
