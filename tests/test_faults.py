@@ -246,3 +246,27 @@ def test_sigusr1_under_slurm_requeues_the_job(tmp_path, monkeypatch):
     monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "3")
     GracefulStop.requeue()
     assert log.read_text().splitlines() == ["requeue 4242", "requeue 77_3"]
+
+
+@pytest.mark.slow
+def test_two_processes_stop_at_the_same_step_and_only_the_first_reports(
+        fake_fmnist_session, module_registry, tmp_path):
+    proc = start(fake_fmnist_session, tmp_path, "train.devices=2", "data.num_workers=0")
+    run = tmp_path / "tiny"
+    wait_for(run / "last.ckpt", proc)
+    os.kill(proc.pid, signal.SIGTERM)  # the main process only: it tells the other
+    out, err = proc.communicate(timeout=180)
+    assert proc.returncode == 143, err
+    lines = [line for line in err.splitlines() if line.startswith("infomax:")]
+    assert len(lines) == 1 and lines[0].startswith("infomax: interrupted by SIGTERM at step ")
+    assert "Traceback" not in err
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "interrupted"
+    end = time.time() + 30
+    while True:  # every process of the run has exited
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        assert time.time() < end, "a process of the run is still alive"
+        time.sleep(0.5)
