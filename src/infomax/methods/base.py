@@ -171,7 +171,9 @@ class SSLMethod(L.LightningModule):
         return x
 
     def ssl_step(self, batch: Batch) -> StepOutput:
-        raise NotImplementedError
+        """The method's self-supervised step: every registered method defines it."""
+        raise NotImplementedError(f"{type(self).__name__} defines no ssl_step; a method "
+                                  f"returns StepOutput(loss, terms, features, labels)")
 
     def compute_losses(self, batch: Batch) -> StepLosses:
         """The losses of one batch; an update minimises their ``total``. Needs no Trainer.

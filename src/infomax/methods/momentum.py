@@ -27,8 +27,9 @@ class MomentumMethod(SSLMethod):
         self.momentum_pairs.append((name, online))
 
     def momentum(self) -> float:
-        """m for the update after the optimizer step just taken."""
-        raise NotImplementedError
+        """m for the update after the optimizer step just taken: each momentum method
+        defines it (MoCo a constant, BYOL a cosine schedule)."""
+        raise NotImplementedError(f"{type(self).__name__} defines no momentum()")
 
     def after_step(self, batch: Batch) -> None:
         m = self.momentum()
