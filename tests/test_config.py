@@ -159,7 +159,7 @@ def test_data_name_is_checked_when_the_config_is_built():
     assert text.startswith("data.name: unknown data set 'imagenette'; valid names: ")
     for name in ("fashion-mnist", "mnist", "cifar10", "cifar100", "stl10", "imagefolder:<path>"):
         assert name in text
-    assert "names no folder" in error_of(["data.name=imagefolder:"])
+    assert "names no path" in error_of(["data.name=imagefolder:"])
 
 
 def test_overrides_apply_in_order_on_top_of_the_preset():

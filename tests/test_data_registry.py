@@ -596,13 +596,16 @@ def test_imagefolder_errors(tmp_path):
         dataset_info(f"imagefolder:{base}")
     assert str(base) in assert_one_line(err.value) and expected in str(err.value)
     base.mkdir()
-    with pytest.raises(DataNotFoundError) as err:
+    with pytest.raises(DataNotFoundError) as err:  # an empty folder: unlabeled, no images
+        build_dataset(f"imagefolder:{base}", "pretrain", tmp_path)
+    assert "no image files" in assert_one_line(err.value) and expected in str(err.value)
+    with pytest.raises(DataNotFoundError) as err:  # and without labels, no labeled split
         build_dataset(f"imagefolder:{base}", "train", tmp_path)
-    assert "no train/" in assert_one_line(err.value) and expected in str(err.value)
+    assert "has no labels" in assert_one_line(err.value) and "data.eval" in str(err.value)
     write_png(base / "train" / "a" / "0.png", np.zeros((8, 8, 3), np.uint8))
     with pytest.raises(DataNotFoundError) as err:
         build_dataset(f"imagefolder:{base}", "test", tmp_path)
-    assert "no val/ or test/" in assert_one_line(err.value)
+    assert "half labeled" in assert_one_line(err.value) and "no val/ or test/" in str(err.value)
     write_png(base / "val" / "b" / "0.png", np.zeros((8, 8, 3), np.uint8))
     assert len(build_dataset(f"imagefolder:{base}", "train", tmp_path)) == 1
     with pytest.raises(DataNotFoundError) as err:
@@ -614,7 +617,7 @@ def test_imagefolder_errors(tmp_path):
     (base / "val" / "a" / "notes.txt").write_text("not an image")
     with pytest.raises(DataNotFoundError) as err:
         build_dataset(f"imagefolder:{base}", "test", tmp_path)
-    assert "no images" in assert_one_line(err.value)
+    assert "no image files" in assert_one_line(err.value)
 
 
 def test_transform_is_applied(tmp_path):

@@ -76,6 +76,22 @@ def _sections() -> dict[str, type]:
 @dataclass
 class DataConfig:
     name: str = _f("fashion-mnist", help=lambda: f"data set: {_data_names()}")
+    eval: str | None = _f(None, help="a labeled source (a data set, or a labeled image "
+                          "folder) that the online probes learn on and are scored on, and "
+                          "that probe, report and best.ckpt use; default: data.name itself, "
+                          "when it has labels (an unlabeled source then trains without "
+                          "probes)")
+    image_size: int | None = _f(None, min=32, help="model input size in px; default: the "
+                                "source's (32 for the 28 and 32 px sets, 64 for stl10, 128 for "
+                                "image folders, 224 for imagenet). The AMDIM encoder takes "
+                                "32, 64 or 128, the ResNets any size >= 32")
+    channels: int | None = _f(None, min=1, help="image channels the model sees, 1 or 3; "
+                              "default: the source's (3 for image folders; 1 turns colour "
+                              "images to grayscale)")
+    mean: list[float] | None = _f(None, help="per-channel mean the views normalize with, "
+                                  "in [0, 1] pixel units; default: the source's (ImageNet's "
+                                  "for image folders)")
+    std: list[float] | None = _f(None, min=0.0, help="per-channel std, as data.mean")
     dir: str | None = _f(None, help="data root (else $INFOMAX_DATA, else ~/.cache/infomax/data)")
     download: bool = _f(True, help="download with torchvision when missing")
     batch_size: int = _f(200, min=2, help="images per step (per process)")
@@ -449,10 +465,28 @@ def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
 def _validate(cfg: Config) -> Config:
     from infomax.data.registry import canonical_data_name
 
-    try:
-        canonical_data_name(cfg.data.name)
-    except ConfigError as e:
-        raise ConfigError(f"data.name: {e}") from None
+    d = cfg.data
+    for key in ("name", "eval"):
+        if getattr(d, key) is None:
+            continue
+        try:
+            canonical_data_name(getattr(d, key))
+        except ConfigError as e:
+            raise ConfigError(f"data.{key}: {e}") from None
+    if d.channels not in (None, 1, 3):
+        raise ConfigError(f"data.channels: {d.channels!r} is not valid; choose 1 or 3 (or "
+                          f"null for the source's own)")
+    for key in ("mean", "std"):
+        values = getattr(d, key)
+        if values is not None and d.channels is not None and len(values) != d.channels:
+            raise ConfigError(f"data.{key}: {values!r} has {len(values)} values for "
+                              f"data.channels={d.channels}; give one per channel")
+    if d.std is not None and any(v <= 0 for v in d.std):
+        raise ConfigError(f"data.std: {d.std!r} must be positive numbers")
+    from infomax.nn.encoders import check_image_size
+
+    if d.image_size is not None:
+        check_image_size(cfg.model.encoder, d.image_size, "data.image_size")
     if len(cfg.optim.betas) != 2 or not all(0.0 <= b < 1.0 for b in cfg.optim.betas):
         raise ConfigError(f"optim.betas: {cfg.optim.betas!r} must be two numbers in [0, 1)")
     if cfg.optim.cooldown > 1:

@@ -598,6 +598,22 @@ def write_report(run_dir: str | Path, checkpoint: str | Path | None = None,
     _say(progress, f"plotting {metrics_path}")
     metrics = read_metrics(metrics_path)
     losses = plot_losses(metrics, out / "losses.png")
+    ckpt_epochs, ckpt_step = epochs_done(meta), meta.get("global_step")
+    shown_ckpt = ckpt.name if ckpt.resolve().parent == run.resolve() else str(ckpt)
+    if DataSource.resolve_eval(cfg.data, data_dir) is None:
+        # An unlabeled source and no data.eval: no probes, no classes to colour by.
+        bits = [f"{summary.get('steps', '?')} training steps",
+                f"data: {cfg.data.name} (unlabeled; no data.eval, so no online probes, "
+                f"class map or retrieval: pretrain with data.eval=<labeled source>, or probe "
+                f"with 'infomax probe CKPT --data <labeled source>')",
+                f"checkpoint: {shown_ckpt}"]
+        page = render_html(f"infomax report: {run.resolve().name}", "; ".join(bits),
+                           [(losses, "loss curves", METHODS[cfg.method].loss_caption)],
+                           config, probes, {})
+        index = out / "index.html"
+        index.write_text(page, encoding="utf-8")
+        _say(progress, f"wrote {index} in {time.time() - start:.0f} s")
+        return index
     accuracy = plot_accuracy(metrics, out / "accuracy.png")
 
     _say(progress, f"test-set features of {ckpt}")
@@ -605,8 +621,6 @@ def write_report(run_dir: str | Path, checkpoint: str | Path | None = None,
     features = fs.features.float().numpy()
     labels = fs.labels.numpy().astype(np.int64)
     names = class_names(fs.data, fs.info.num_classes)
-    ckpt_epochs, ckpt_step = epochs_done(meta), meta.get("global_step")
-    shown_ckpt = ckpt.name if ckpt.resolve().parent == run.resolve() else str(ckpt)
     what = f"{ckpt.name} (step {ckpt_step})" if ckpt_step is not None else ckpt.name
     _say(progress, f"2-D map of {min(len(features), max_points)} test features")
     embedding, method, shown = plot_embedding(features, labels, names, out / "embedding.png",
@@ -625,7 +639,9 @@ def write_report(run_dir: str | Path, checkpoint: str | Path | None = None,
         epochs = int(metrics["epoch"][1].max()) + 1
     bits = [f"{steps} training steps", f"{epochs} epochs" if epochs is not None else None,
             f"{summary['seconds']:.0f} s of training" if "seconds" in summary else None,
-            f"data: {fs.data}",
+            f"data: {cfg.data.name}" + (f", probes on {fs.data} (data.eval)"
+                                        if fs.data != DataSource.resolve(cfg.data, data_dir=data_dir).name
+                                        else ""),
             f"checkpoint: {shown_ckpt}" + (f" (after {ckpt_epochs} epochs, step {ckpt_step})"
                                            if ckpt_step is not None else "")]
     if not summary:

@@ -25,6 +25,7 @@ from infomax.data.source import DataSource
 from infomax.errors import InfomaxError, UnreadableCheckpointError
 from infomax.files import check_archive
 from infomax.methods import METHODS, SSLMethod
+from infomax.nn.encoders import check_image_size
 
 CONFIG_FILE = "config.yaml"
 SUMMARY_FILE = "summary.json"
@@ -40,7 +41,9 @@ __all__ = ["BEST", "CONFIG_FILE", "LAST", "LAST_PREVIOUS", "LOCK_FILE", "SUMMARY
 
 def build_method(cfg: Config, info: DatasetInfo, train_set_size: int = 0) -> SSLMethod:
     """A fresh method for ``cfg`` on images described by ``info`` (``train_set_size``:
-    images in the pretraining set, for memory banks and queue checks; 0 when unknown)."""
+    images in the pretraining set, for memory banks and queue checks; 0 when unknown).
+    ConfigError if the encoder cannot take images of ``info.image_size``."""
+    check_image_size(cfg.model.encoder, info.image_size, f"data.image_size ({info.name})")
     model = METHODS[cfg.method](cfg, num_classes=info.num_classes, in_channels=info.channels,
                                 image_size=info.image_size)
     model.train_set_size = train_set_size

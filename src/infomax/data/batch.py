@@ -17,9 +17,12 @@ class Batch:
     """One pretraining batch.
 
     ``views``: two augmented views of each image, normalized (B, C, H, W) each.
-    ``labels``: (B,) int64, -1 where an image has no label.
+    ``labels``: (B,) int64, -1 where an image has no label; with ``probe_source`` the
+    labels of the ``test_view`` images.
     ``test_view``: the images' test-time views (B, C, H, W), present when the online probes
-    learn on them (``probe.online_view=test``); methods ignore it.
+    learn on them (``probe.online_view=test``); methods ignore it. With ``probe_source``
+    they are test-time views of other images: one per item from the training split of
+    the run's labeled ``data.eval`` source, which the online probes learn on.
     ``index``: (B,) int64 positions of the images in the pretraining set, present for
     methods registered with ``needs_index`` (memory banks)."""
 
@@ -27,6 +30,7 @@ class Batch:
     labels: Tensor
     test_view: Tensor | None = None
     index: Tensor | None = None
+    probe_source: bool = False
 
     def __len__(self) -> int:
         return self.labels.shape[0]
@@ -35,7 +39,7 @@ class Batch:
         # Called by the DataLoader's pin-memory thread (torch looks for this method).
         pin = (lambda t: None if t is None else t.pin_memory())
         return Batch(tuple(v.pin_memory() for v in self.views), self.labels.pin_memory(),
-                     pin(self.test_view), pin(self.index))
+                     pin(self.test_view), pin(self.index), self.probe_source)
 
 
 
@@ -45,10 +49,13 @@ class BatchCollate:
     test-time view, collated into one ``Batch``. A picklable object, for worker
     processes."""
 
-    def __init__(self, test_view: bool = False, index: bool = False) -> None:
-        self.test_view, self.index = test_view, index
+    def __init__(self, test_view: bool = False, index: bool = False,
+                 probe_source: bool = False) -> None:
+        self.test_view, self.index = test_view or probe_source, index
+        self.probe_source = probe_source
 
     def __call__(self, items: list) -> Batch:
         views, labels, *rest = default_collate(items)
         test = views[2] if self.test_view else None
-        return Batch((views[0], views[1]), labels, test, rest[0] if self.index else None)
+        return Batch((views[0], views[1]), labels, test, rest[0] if self.index else None,
+                     self.probe_source)

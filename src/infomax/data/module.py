@@ -11,6 +11,7 @@ from a checkpoint written inside an epoch sees exactly the batches of an uninter
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 import signal
@@ -25,7 +26,7 @@ from infomax.config import DataConfig
 from infomax.data.batch import Batch, BatchCollate
 from infomax.data.registry import DatasetInfo, ImageFileDataset
 from infomax.data.source import DataSource
-from infomax.data.views import TwoViews, test_view
+from infomax.data.views import TwoViews, geometric_test_view, test_view
 from infomax.dist import gather_objects, rank, world_size
 
 
@@ -67,12 +68,21 @@ class SeededItems(Dataset):
     (negatives, device-side augmentations), untouched. The views draw from torch's RNG only
     (torchvision.transforms.v2)."""
 
-    def __init__(self, dataset: Dataset, seed: int) -> None:
+    def __init__(self, dataset: Dataset, seed: int, probe_items: Dataset | None = None
+                 ) -> None:
         self.dataset = dataset
         self.seed = seed
+        self.probe_items = probe_items
 
     def __len__(self) -> int:
         return len(self.dataset)
+
+    def probe_index(self, index: int, epoch: int) -> int:
+        """The ``probe_items`` image that goes with pretraining image ``index`` in
+        ``epoch``: the pretraining set's positions laid over the probe set's one epoch
+        after another, so that every probe image comes in turn (each once per epoch when
+        the two sets have the same size)."""
+        return (index + epoch * len(self.dataset)) % len(self.probe_items)
 
     def __getitem__(self, key: tuple[int, int]) -> Any:
         index, epoch = key
@@ -80,7 +90,14 @@ class SeededItems(Dataset):
             # The CPU generator only: torch.manual_seed would seed every device's too, at
             # ten times the cost of the rest of this wrapper.
             torch.default_generator.manual_seed(item_seed(self.seed, epoch, index))
-            return self.dataset[index]
+            item = self.dataset[index]
+            if self.probe_items is None:
+                return item
+            # A labeled image of the data.eval source, in its test-time view, for the
+            # online probes: (two views, test view), its label (, index).
+            image, label = self.probe_items[self.probe_index(index, epoch)]
+            views, _, *rest = item
+            return ((views[0], views[1], image), label, *rest)
 
 
 class EpochSampler(DistributedSampler):
@@ -169,10 +186,21 @@ class PretrainData(L.LightningDataModule):
         self.seed = seed
         self.source = DataSource.resolve(cfg)
         self.root, self.name = self.source.root, self.source.name
-        self.info: DatasetInfo = self.source.info
+        # The labeled source of the online probes (None: no labels, no probes), and
+        # whether it is another source than the pretraining one (then each item brings
+        # one of its images, see SeededItems).
+        self.eval_source = DataSource.resolve_eval(cfg)
+        self.separate_eval = (self.eval_source is not None
+                              and self.eval_source.name != self.source.name)
+        # What the method is built for: the pretraining images, the eval source's classes.
+        self.info: DatasetInfo = dataclasses.replace(
+            self.source.info, num_classes=(self.eval_source.info.num_classes
+                                           if self.eval_source is not None else 0))
         self.pin_memory = torch.cuda.is_available() if pin_memory is None else pin_memory
         self._train: Dataset | None = None
         self._val: Dataset | None = None
+        self._probe_items: Dataset | None = None  # data.eval's training split
+        self.description = ""  # what an image folder holds, in one line (after setup)
         self._start = (0, 0)  # (epoch, batches done in it) of the first training pass
         self._sampler: EpochSampler | None = None
         self._files: list[ImageFileDataset] = []  # image folders: their unreadable files
@@ -183,19 +211,34 @@ class PretrainData(L.LightningDataModule):
 
             self.device_augment = DevicePhotometric(self.info, strong=cfg.augment == "strong")
 
+    @property
+    def has_labels(self) -> bool:
+        """Whether the run has a labeled source for the online probes."""
+        return self.eval_source is not None
+
     def setup(self, stage: str | None = None) -> None:
         if self._train is None:
             views = TwoViews(self.info, strong=self.cfg.augment == "strong",
                              photometric=not self.cfg.augment_device,
-                             with_test_view=self.test_views)
+                             with_test_view=self.test_views and not self.separate_eval)
             skip = not self.cfg.strict
             train = self.source.build("pretrain", views, skip_unreadable=skip)
+            self.description = getattr(train, "description", "")
             self._train = fixed_subset(train, self.cfg.pretrain_subset, self.seed)
             if self.with_index:
                 self._train = WithIndex(self._train)
-            val = self.source.build("test", test_view(self.info), skip_unreadable=skip)
-            self._val = fixed_subset(val, self.cfg.val_subset, self.seed)
-            self._files = [d for d in (train, val) if isinstance(d, ImageFileDataset)]
+            built = [train]
+            if self.eval_source is not None:
+                info = self.eval_source.info
+                clean = geometric_test_view(info) if self.cfg.augment_device else test_view(info)
+                if self.separate_eval:
+                    self._probe_items = self.eval_source.build("train", clean,
+                                                               skip_unreadable=skip)
+                    built.append(self._probe_items)
+                val = self.eval_source.build("test", test_view(info), skip_unreadable=skip)
+                self._val = fixed_subset(val, self.cfg.val_subset, self.seed)
+                built.append(val)
+            self._files = [d for d in built if isinstance(d, ImageFileDataset)]
             for files in self._files:
                 files.mark_unreadable(self._unreadable)
 
@@ -219,13 +262,16 @@ class PretrainData(L.LightningDataModule):
                                num_replicas=world_size(), rank=rank())
         sampler.start(*self._start)
         self._sampler = sampler
-        return self._loader(SeededItems(self._train, self.seed), sampler=sampler,
-                            drop_last=len(sampler) >= self.cfg.batch_size,
-                            collate_fn=BatchCollate(self.test_views, self.with_index))
+        return self._loader(SeededItems(self._train, self.seed, self._probe_items),
+                            sampler=sampler, drop_last=len(sampler) >= self.cfg.batch_size,
+                            collate_fn=BatchCollate(self.test_views, self.with_index,
+                                                    probe_source=self.separate_eval))
 
-    def val_dataloader(self) -> DataLoader:
+    def val_dataloader(self) -> DataLoader | list:
+        """The eval source's test split in test-time views; none without labels (the
+        Trainer is then built with no validation, see infomax.engine.train)."""
         self.setup()
-        return self._loader(self._val)
+        return self._loader(self._val) if self._val is not None else []
 
     def skipped_images(self) -> list[str]:
         """Image files found unreadable and skipped: by this process, and by every process
@@ -276,4 +322,4 @@ class PretrainData(L.LightningDataModule):
         if aug.mean.device != x1.device:
             aug.to(x1.device)
         test = None if batch.test_view is None else aug.normalize(batch.test_view)
-        return Batch((aug(x1), aug(x2)), batch.labels, test, batch.index)
+        return Batch((aug(x1), aug(x2)), batch.labels, test, batch.index, batch.probe_source)

@@ -125,9 +125,10 @@ DATASETS: dict[str, DataSetEntry] = {}
 def register_dataset(entry: DataSetEntry) -> DataSetEntry:
     """Add ``entry`` to ``DATASETS`` (its name and aliases must be new); returns it."""
     name = entry.name
-    if name != name.strip().lower() or not name or name.startswith(IMAGEFOLDER_PREFIX):
+    if name != name.strip().lower() or not name or path_source(name) is not None:
         raise ValueError(
-            f"data set name {name!r} must be lower case and not start with {IMAGEFOLDER_PREFIX!r}"
+            f"data set name {name!r} must be lower case and not start with a path source's "
+            f"prefix ({', '.join(PATH_SOURCES)})"
         )
     for spelling in (name, *entry.aliases):
         if spelling != spelling.strip().lower():
@@ -138,6 +139,49 @@ def register_dataset(entry: DataSetEntry) -> DataSetEntry:
     if entry.system_dirs:
         SYSTEM_DIRS[name] = entry.system_dirs
     return entry
+
+
+@dataclass(frozen=True)
+class PathSourceEntry:
+    """A kind of data named by a path rather than a name: ``<prefix><path>`` (image
+    folders, ImageNet's official layout, WebDataset shards). ``register_path_source`` adds
+    it to ``PATH_SOURCES``. Its functions take the path as written after the prefix
+    (``~`` expanded, made absolute) and the others as ``build_dataset`` takes them."""
+
+    prefix: str  # e.g. "imagefolder:"
+    placeholder: str  # what follows the prefix, for the list of valid names: "<path>"
+    info: Callable[[Path], DatasetInfo]  # constants; ``info.name`` is prefix + path
+    # (path, split, transform, skip_unreadable) -> the split's Dataset
+    build: Callable[[Path, str, Callable | None, bool], Dataset]
+    class_names: Callable[[Path], tuple[str, ...] | None]
+    expected: str  # what the path must name, for the error of an empty one
+
+
+# The kinds of data named by a path, by prefix, in registration order.
+PATH_SOURCES: dict[str, PathSourceEntry] = {}
+
+
+def register_path_source(entry: PathSourceEntry) -> PathSourceEntry:
+    """Add ``entry`` to ``PATH_SOURCES`` (a new prefix ending in ':'); returns it."""
+    prefix = entry.prefix
+    if not prefix.endswith(":") or prefix != prefix.lower() or prefix in PATH_SOURCES:
+        raise ValueError(f"path source prefix {prefix!r} must be new, lower case and end in ':'")
+    PATH_SOURCES[prefix] = entry
+    return entry
+
+
+def path_source(name: str) -> PathSourceEntry | None:
+    """The path source ``name`` is written for (``imagefolder:...``), or None."""
+    if not isinstance(name, str):
+        return None
+    return next((e for p, e in PATH_SOURCES.items() if name.startswith(p)), None)
+
+
+def source_path(name: str) -> Path:
+    """The path of a path-source name, ``~`` expanded and made absolute."""
+    entry = path_source(name)
+    assert entry is not None, name
+    return Path(name[len(entry.prefix):].strip()).expanduser().absolute()
 
 
 def _lookup(key: str) -> DataSetEntry | None:
@@ -183,7 +227,12 @@ def resolve_data_root(data_dir: str | os.PathLike | None) -> Path:
 
 
 def valid_data_names() -> str:
-    return ", ".join(tuple(DATASETS) + (IMAGEFOLDER_PREFIX + "<path>",))
+    return ", ".join(data_name_choices())
+
+
+def data_name_choices() -> tuple[str, ...]:
+    """The registered sets' names and each path source's form (``imagefolder:<path>``)."""
+    return (*DATASETS, *(e.prefix + e.placeholder for e in PATH_SOURCES.values()))
 
 
 def canonical_data_name(name: str) -> str:
@@ -192,11 +241,11 @@ def canonical_data_name(name: str) -> str:
     if not isinstance(name, str):
         raise ConfigError(f"data set name must be a string, got {name!r}; valid names: "
                           f"{valid_data_names()}")
-    if name.startswith(IMAGEFOLDER_PREFIX):
-        if not name[len(IMAGEFOLDER_PREFIX):].strip():
-            raise ConfigError(
-                f"data set {name!r} names no folder; write {IMAGEFOLDER_PREFIX}<path>, "
-                f"with <path>/train/<class>/<image> and <path>/val/<class>/<image>")
+    source = path_source(name)
+    if source is not None:
+        if not name[len(source.prefix):].strip():
+            raise ConfigError(f"data set {name!r} names no path; write "
+                              f"{source.prefix}{source.placeholder}: {source.expected}")
         return name
     entry = _lookup(name.strip().lower())
     if entry is None:
@@ -209,23 +258,23 @@ def class_names(name: str) -> tuple[str, ...] | None:
     set's (None where it has none), an image folder's class folders; ConfigError for an
     unknown name, DataNotFoundError for a missing or malformed image folder."""
     key = canonical_data_name(name)
-    if key.startswith(IMAGEFOLDER_PREFIX):
-        return tuple(_imagefolder_layout(key)[3])
+    source = path_source(key)
+    if source is not None:
+        return source.class_names(source_path(key))
     return DATASETS[key].class_names
 
 
 def dataset_info(name: str) -> DatasetInfo:
     """Constants of data set ``name``; ConfigError for an unknown name.
 
-    For ``imagefolder:<path>`` the folder is inspected (the number of classes is the number
-    of class folders in ``<path>/train``), so a missing folder raises DataNotFoundError.
+    For a path source (``imagefolder:<path>``) the path is inspected (an image folder's
+    number of classes is the number of class folders in ``<path>/train``, 0 for an
+    unlabeled folder), so a missing folder raises DataNotFoundError.
     """
     key = canonical_data_name(name)
-    if key.startswith(IMAGEFOLDER_PREFIX):
-        path, _, _, classes = _imagefolder_layout(key)
-        return DatasetInfo(
-            IMAGEFOLDER_PREFIX + str(path), 128, 3, len(classes), IMAGENET_MEAN, IMAGENET_STD, False
-        )
+    source = path_source(key)
+    if source is not None:
+        return source.info(source_path(key))
     return DATASETS[key].info
 
 
@@ -242,14 +291,15 @@ def build_dataset(
     Items are ``(transform(image), label)`` with ``image`` a uint8 (C, H, W) tensor, returned
     as is when ``transform`` is None. "pretrain" is the training split, for stl10 followed by
     the unlabeled part (label -1). For ``imagefolder:<path>`` the path is in the name and
-    ``root`` is not used; an image file that cannot be decoded raises BadImageError, or with
+    ``root`` is not used (the same for the other path sources); an image file that cannot be decoded raises BadImageError, or with
     ``skip_unreadable`` is reported and replaced (see ``ImageFileDataset``).
     """
     key = canonical_data_name(name)
     if split not in SPLITS:
         raise ConfigError(f"unknown split {split!r}; valid splits: {', '.join(SPLITS)}")
-    if key.startswith(IMAGEFOLDER_PREFIX):
-        return _build_imagefolder(key, split, transform, skip_unreadable)
+    source = path_source(key)
+    if source is not None:
+        return source.build(source_path(key), split, transform, skip_unreadable)
     root = resolve_data_root(root)
     where = _locate(key, split, root, download)
     entry = DATASETS[key]
@@ -659,7 +709,8 @@ DATA_ALIASES: dict[str, str] = {
 # ----------------------------------------------------------------------------- image folders
 
 _IMAGEFOLDER_EXPECTED = (
-    "expected {path}/train/<class>/<image> and {path}/val/<class>/<image> (or test/ in place of val/)"
+    "expected images anywhere under {path} (unlabeled), or {path}/train/<class>/<image> and "
+    "{path}/val/<class>/<image> (or test/ in place of val/) for labels"
 )
 
 
@@ -668,15 +719,49 @@ def _warn(message: str) -> None:
     print(f"infomax: warning: {message}", file=sys.stderr, flush=True)
 
 
-def _image_files(directory: Path) -> list[str]:
-    """Names of the files with an image extension directly in ``directory``."""
-    from torchvision.datasets.folder import IMG_EXTENSIONS
+def _pillow_extensions() -> tuple[str, ...]:
+    """The file extensions of every format Pillow can open and decode by itself: its
+    registered formats, less the stubs that need a handler from elsewhere (BUFR, GRIB,
+    HDF5, WMF) and PostScript (which needs Ghostscript)."""
+    from PIL import Image, ImageFile
 
-    return sorted(
-        entry.name
-        for entry in os.scandir(directory)
-        if entry.is_file() and entry.name.lower().endswith(IMG_EXTENSIONS)
-    )
+    Image.init()
+    out = []
+    for ext, fmt in Image.registered_extensions().items():
+        if fmt not in Image.OPEN or fmt in ("EPS",):
+            continue
+        factory = Image.OPEN[fmt][0]
+        if isinstance(factory, type) and issubclass(factory, ImageFile.StubImageFile):
+            continue
+        out.append(ext.lower())
+    return tuple(sorted(out))
+
+
+_EXTENSIONS: tuple[str, ...] | None = None
+
+
+def image_extensions() -> tuple[str, ...]:
+    """What counts as an image file in an image folder (see ``_pillow_extensions``)."""
+    global _EXTENSIONS
+    if _EXTENSIONS is None:
+        _EXTENSIONS = _pillow_extensions()
+    return _EXTENSIONS
+
+
+def _is_image(name: str) -> bool:
+    return not name.startswith(".") and name.lower().endswith(image_extensions())
+
+
+def _image_files(directory: Path) -> list[str]:
+    """Names of the image files directly in ``directory`` (hidden files left out)."""
+    return sorted(entry.name for entry in os.scandir(directory)
+                  if entry.is_file() and _is_image(entry.name))
+
+
+def _subfolders(directory: Path) -> list[str]:
+    """Names of the folders directly in ``directory`` (hidden ones left out), sorted."""
+    return sorted(entry.name for entry in os.scandir(directory)
+                  if entry.is_dir() and not entry.name.startswith("."))
 
 
 def _directory_id(path: str | os.PathLike) -> tuple[int, int] | None:
@@ -688,20 +773,21 @@ def _directory_id(path: str | os.PathLike) -> tuple[int, int] | None:
     return st.st_dev, st.st_ino
 
 
-def _class_samples(directory: Path, classes: list[str]) -> tuple[list[tuple[str, int]], list[str]]:
-    """(path, label) of every image under ``directory/<class>/``, the label being the index
-    of its top-level class folder in ``classes``, in torchvision's ``make_dataset`` order
-    (classes in the given order, each walked with ``sorted(os.walk(...))``, file names
-    sorted), and the directories skipped because they were reached a second time.
+def _walk_images(directory: Path, tops: list[tuple[int, str]]
+                 ) -> tuple[list[tuple[str, int]], list[str]]:
+    """(path, label) of every image file under each ``(label, top)`` folder, in
+    torchvision's ``make_dataset`` order (tops in the given order, each walked with
+    ``sorted(os.walk(...))``, file names sorted; hidden files and folders left out), and
+    the directories skipped because they were reached a second time.
 
-    Symlinked directories are followed, but every real directory is walked once: the
-    class folders' own trees first (symlinks not followed), then each symlinked directory,
-    in the order found. A directory seen before (a loop, two links to one folder, a link
-    to another class's folder, to ``directory`` or to one of its parents) is skipped, so
-    that a link can neither repeat images nor give them another class."""
-    from torchvision.datasets.folder import IMG_EXTENSIONS
-
-    visited = {_directory_id(parent) for parent in (directory, *directory.resolve().parents)}
+    Symlinked directories are followed, but every real directory is walked once: the tops'
+    own trees first (symlinks not followed), then each symlinked directory, in the order
+    found. A directory seen before (a loop, two links to one folder, a link to another
+    class's folder, to ``directory`` or to one of its parents) is skipped, so that a link
+    can neither repeat images nor give them another class."""
+    visited = {_directory_id(parent) for parent in directory.resolve().parents}
+    if any(top != str(directory) for _, top in tops):
+        visited.add(_directory_id(directory))
     skipped: list[str] = []
     walked: list[tuple[int, str, list[str]]] = []  # (label, root, image file names)
     links: list[tuple[int, str]] = []
@@ -720,18 +806,20 @@ def _class_samples(directory: Path, classes: list[str]) -> tuple[list[tuple[str,
         if not first_visit(top):
             return
         for root, dirs, files in os.walk(top, followlinks=True):
-            walked.append((label, root, sorted(f for f in files if f.lower().endswith(IMG_EXTENSIONS))))
+            walked.append((label, root, sorted(f for f in files if _is_image(f))))
             kept = []
             for name in sorted(dirs):
                 sub = os.path.join(root, name)
+                if name.startswith("."):
+                    continue
                 if defer_links and os.path.islink(sub):
                     links.append((label, sub))
                 elif first_visit(sub):
                     kept.append(name)
             dirs[:] = kept
 
-    for label, name in enumerate(classes):
-        walk(os.path.join(str(directory), name), label, defer_links=True)
+    for label, top in tops:
+        walk(top, label, defer_links=True)
     for label, link in links:
         walk(link, label, defer_links=False)
     walked.sort(key=lambda item: item[:2])
@@ -739,48 +827,65 @@ def _class_samples(directory: Path, classes: list[str]) -> tuple[list[tuple[str,
     return samples, skipped
 
 
+def _class_samples(directory: Path, classes: list[str]) -> tuple[list[tuple[str, int]], list[str]]:
+    """``_walk_images`` of ``directory/<class>/`` for each class, labelled by its index."""
+    return _walk_images(directory, [(label, os.path.join(str(directory), name))
+                                    for label, name in enumerate(classes)])
+
+
 def _shown(names: list[str], limit: int = 5) -> str:
     return ", ".join(names[:limit]) + (f", ... ({len(names)} in all)" if len(names) > limit else "")
 
 
-def _missing_train_hint(path: Path) -> str:
-    """The fix for a folder without train/, when what it is instead is recognisable; else ""."""
-    if path.name in ("train", "val", "test") and (path.parent / "train").is_dir():
-        return f"it looks like one split of {path.parent}: point at {path.parent} instead"
-    holding = sorted(
-        entry.name for entry in os.scandir(path) if entry.is_dir() and _image_files(Path(entry.path))
-    )
-    if holding:
-        return (
-            f"its subfolders ({_shown(holding)}) hold images: move these class folders into "
-            f"{path}/train/ and put held-out images in {path}/val/<class>/"
-        )
-    return ""
+@dataclass(frozen=True)
+class FolderLayout:
+    """What ``imagefolder:<path>`` holds: labeled (``train/<class>/`` and ``val/<class>/``
+    or ``test/<class>/``) or an unlabeled tree of images (flat or nested)."""
+
+    path: Path
+    labeled: bool
+    train: Path  # labeled: path/train; unlabeled: path itself
+    evaluation: Path | None  # labeled: path/val or path/test
+    classes: tuple[str, ...]  # labeled: the class folders of train/, in label order
 
 
-def _imagefolder_layout(name: str) -> tuple[Path, Path, Path, list[str]]:
-    """(folder, train dir, eval dir, class names) of ``imagefolder:<path>``; DataNotFoundError if wrong."""
-    path = Path(name[len(IMAGEFOLDER_PREFIX) :].strip()).expanduser().absolute()
+def folder_layout(path: Path) -> FolderLayout:
+    """The layout of the image folder ``path``; DataNotFoundError where it is not a folder,
+    is one split of a labeled folder, or is half labeled (train/ has class folders but
+    there is no val/ or test/)."""
     expected = _IMAGEFOLDER_EXPECTED.format(path=path)
     if not path.is_dir():
         what = "is a file, not a folder" if path.exists() else "not found"
         raise DataNotFoundError(f"image folder {path} {what}; {expected}")
+    parent = path.parent
+    if (path.name in ("train", "val", "test") and (parent / "train").is_dir()
+            and any((parent / s).is_dir() for s in ("val", "test") if s != path.name)
+            and _subfolders(parent / "train")):
+        raise DataNotFoundError(f"image folder {path} looks like one split of the labeled "
+                                f"folder {parent}: point at {parent} instead")
     train = path / "train"
-    if not train.is_dir():
-        fix = _missing_train_hint(path) or expected
-        raise DataNotFoundError(f"image folder {path} has no train/ folder; {fix}")
+    classes = _subfolders(train) if train.is_dir() else []
+    if not classes:
+        return FolderLayout(path, False, path, None, ())
     evaluation = path / "val" if (path / "val").is_dir() else path / "test"
     if not evaluation.is_dir():
-        raise DataNotFoundError(f"image folder {path} has no val/ or test/ folder; {expected}")
-    classes = sorted(entry.name for entry in os.scandir(train) if entry.is_dir())
-    if not classes:
-        if _image_files(train):
-            raise DataNotFoundError(
-                f"image folder {path}: train/ holds image files but no class folders; put the "
-                f"images of each class in train/<class>/ (and val/<class>/)"
-            )
-        raise DataNotFoundError(f"image folder {path}: train/ has no class folders; {expected}")
-    return path, train, evaluation, classes
+        raise DataNotFoundError(
+            f"image folder {path} is half labeled: train/ has class folders "
+            f"({_shown(classes)}) but there is no val/ or test/ folder; add "
+            f"{path}/val/<class>/ with held-out images for a labeled folder, or point at a "
+            f"folder without train/<class>/ to pretrain on it unlabeled")
+    return FolderLayout(path, True, train, evaluation, tuple(classes))
+
+
+def _imagefolder_info(path: Path) -> DatasetInfo:
+    layout = folder_layout(path)
+    return DatasetInfo(IMAGEFOLDER_PREFIX + str(path), 128, 3, len(layout.classes),
+                       IMAGENET_MEAN, IMAGENET_STD, False)
+
+
+def _imagefolder_classes(path: Path) -> tuple[str, ...] | None:
+    layout = folder_layout(path)
+    return layout.classes if layout.labeled else None
 
 
 def _pixels(im) -> np.ndarray:
@@ -837,6 +942,7 @@ class ImageFileDataset(Dataset):
         skip_unreadable: bool = False,
     ):
         self.samples = samples
+        self.description = ""  # one line on what was found, for the run's first lines
         self.targets = torch.tensor([label for _, label in samples], dtype=torch.int64)
         self.transform = transform
         self.skip_unreadable = skip_unreadable
@@ -888,42 +994,69 @@ class ImageFileDataset(Dataset):
         return image, label
 
 
-def _build_imagefolder(name: str, split: str, transform: Callable | None, skip_unreadable: bool) -> Dataset:
-    from torchvision.datasets.folder import IMG_EXTENSIONS
+def _unlabeled_split(path: Path, split: str) -> DataNotFoundError:
+    return DataNotFoundError(
+        f"image folder {path} has no labels, so it has no {split!r} split: it serves "
+        f"pretraining only; name a labeled source for the probes with data.eval=<source> "
+        f"(or --data), e.g. a folder with train/<class>/ and val/<class>/")
 
-    path, train, evaluation, classes = _imagefolder_layout(name)
-    directory = evaluation if split == "test" else train
-    if split == "test":
-        extra = sorted(
-            entry.name for entry in os.scandir(evaluation) if entry.is_dir() and entry.name not in classes
-        )
-        if extra:
-            raise DataNotFoundError(
-                f"image folder {path}: {evaluation.name}/ has class folders that train/ lacks "
-                f"({_shown(extra)}); both must use the same class folder names"
-            )
-    samples, skipped = _class_samples(directory, classes)
+
+def _build_imagefolder(path: Path, split: str, transform: Callable | None,
+                       skip_unreadable: bool) -> Dataset:
+    layout = folder_layout(path)
+    extensions = " ".join(image_extensions()[:12]) + " ..."
+    if not layout.labeled:
+        if split != "pretrain":
+            raise _unlabeled_split(path, split)
+        samples, skipped = _walk_images(path, [(-1, str(path))])
+        directory = path
+    else:
+        classes = list(layout.classes)
+        directory = layout.evaluation if split == "test" else layout.train
+        if split == "test":
+            extra = sorted(set(_subfolders(directory)) - set(classes))
+            if extra:
+                raise DataNotFoundError(
+                    f"image folder {path}: {directory.name}/ has class folders that train/ "
+                    f"lacks ({_shown(extra)}); both must use the same class folder names")
+        samples, skipped = _class_samples(directory, classes)
     if skipped:
         many = f"{len(skipped)} directories" if len(skipped) > 1 else "1 directory"
         _warn(f"image folder {path}: skipped {many} reached twice through symlinks "
               f"(first: {skipped[0]}); each directory's images are used once")
     if not samples:
-        raise DataNotFoundError(
-            f"image folder {path}: no images ({' '.join(IMG_EXTENSIONS)}) in {directory}/<class>/; "
-            f"{_IMAGEFOLDER_EXPECTED.format(path=path)}"
-        )
-    if directory == train:
+        where = f"{directory}/<class>/" if layout.labeled else f"{directory} or below it"
+        raise DataNotFoundError(f"image folder {path}: no image files ({extensions}) in "
+                                f"{where}; {_IMAGEFOLDER_EXPECTED.format(path=path)}")
+    if layout.labeled and directory == layout.train:
         # val/ may lack classes; a class without training images is a mistake.
         empty = sorted(set(classes) - {classes[label] for _, label in samples})
         if empty:
             raise DataNotFoundError(
                 f"image folder {path}: class folders without images in train/ ({_shown(empty)}); "
-                f"add images ({' '.join(IMG_EXTENSIONS)}) to them or remove them"
+                f"add images ({extensions}) to them or remove them"
             )
-    loose = _image_files(directory)
-    if loose:
-        _warn(
-            f"image folder {path}: image files directly in {directory.name}/, in no class folder, "
-            f"are not used ({_shown(loose, 3)})"
-        )
-    return ImageFileDataset(samples, transform, skip_unreadable)
+    if layout.labeled:
+        loose = _image_files(directory)
+        if loose:
+            _warn(f"image folder {path}: image files directly in {directory.name}/, in no "
+                  f"class folder, are not used ({_shown(loose, 3)})")
+    dataset = ImageFileDataset(samples, transform, skip_unreadable)
+    folders = len({os.path.dirname(p) for p, _ in samples})
+    where = "folder" if folders == 1 else "folders"
+    if layout.labeled:
+        dataset.description = (f"image folder {path}: labeled, {len(samples)} images in "
+                               f"{len(classes)} classes ({directory.name}/)")
+    else:
+        hint = ""
+        if any(_image_files(path / sub) for sub in _subfolders(path)[:50]):
+            hint = " (for labels: train/<class>/ and val/<class>/)"
+        dataset.description = (f"image folder {path}: unlabeled, {len(samples)} images in "
+                               f"{folders} {where}{hint}")
+    return dataset
+
+
+register_path_source(PathSourceEntry(
+    IMAGEFOLDER_PREFIX, "<path>", _imagefolder_info, _build_imagefolder, _imagefolder_classes,
+    "a folder of images, flat or nested (unlabeled), or with train/<class>/ and "
+    "val/<class>/ (labeled)"))

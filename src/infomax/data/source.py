@@ -7,24 +7,57 @@ the probes, embeddings, the report, the speed benchmarks and ``infomax data``.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 from torch.utils.data import Dataset
 
-from infomax.data.registry import (IMAGEFOLDER_PREFIX, DatasetInfo, build_dataset,
-                                   canonical_data_name, dataset_info, resolve_data_root)
-from infomax.errors import DataNotFoundError
+from infomax.data.registry import (DatasetInfo, build_dataset, canonical_data_name,
+                                   dataset_info, path_source, resolve_data_root)
+from infomax.errors import ConfigError, DataNotFoundError
 
 
 def resolve_name(name: str, root: Path) -> str:
-    """``imagefolder:<path>`` with a relative path is taken relative to the data root."""
-    if name.startswith(IMAGEFOLDER_PREFIX):
-        path = Path(name.split(":", 1)[1]).expanduser()
+    """A path source (``imagefolder:<path>``, ...) with a relative path that does not exist
+    from here is taken relative to the data root."""
+    source = path_source(name)
+    if source is not None:
+        path = Path(name[len(source.prefix):]).expanduser()
         if not path.is_absolute() and not path.exists():
-            return f"{IMAGEFOLDER_PREFIX}{root / path}"
+            return f"{source.prefix}{root / path}"
     return name
+
+
+def same_source(a: str | None, b: str | None, root: Path) -> bool:
+    """Whether two data names (spellings forgiven, relative paths under ``root``) name
+    the same source."""
+    if a is None or b is None:
+        return False
+    return resolve_name(canonical_data_name(a), root) == resolve_name(canonical_data_name(b),
+                                                                      root)
+
+
+def with_settings(info: DatasetInfo, data: Any) -> DatasetInfo:
+    """``info`` with the data section's image size, channels, mean and std where set;
+    ConfigError where mean or std do not give one value per channel."""
+    channels = getattr(data, "channels", None) or info.channels
+    mean, std = getattr(data, "mean", None), getattr(data, "std", None)
+    if mean is None and channels != info.channels:
+        # Colour images seen as grayscale take the mean of their channels' statistics;
+        # grayscale ones seen as colour repeat theirs.
+        mean = [sum(info.mean) / len(info.mean)] * channels
+    if std is None and channels != info.channels:
+        std = [sum(info.std) / len(info.std)] * channels
+    for key, values in (("mean", mean), ("std", std)):
+        if values is not None and len(values) != channels:
+            raise ConfigError(f"data.{key}: {list(values)!r} has {len(values)} values for "
+                              f"{channels}-channel images; give one per channel")
+    return dataclasses.replace(
+        info, image_size=getattr(data, "image_size", None) or info.image_size,
+        channels=channels, mean=tuple(mean) if mean is not None else info.mean,
+        std=tuple(std) if std is not None else info.std)
 
 
 def _given(data_dir: str | Path | None) -> bool:
@@ -71,9 +104,40 @@ class DataSource:
         named = name or data.name
         canonical_data_name(named)  # an unknown name is refused first
         resolved = resolve_name(named, root)
-        if _given(given) and (not resolved.startswith(IMAGEFOLDER_PREFIX) or resolved != named):
+        if _given(given) and (path_source(resolved) is None or resolved != named):
             _refuse_missing_root(root)
-        return cls(resolved, root, dataset_info(resolved), data.download)
+        info = dataset_info(resolved)
+        if name is None:
+            info = with_settings(info, data)
+        return cls(resolved, root, info, data.download)
+
+    @classmethod
+    def resolve_eval(cls, data: Any, data_dir: str | Path | None = None) -> DataSource | None:
+        """The labeled source the probes use: ``data.eval`` (its images seen as the run's:
+        the image size, channels and normalization of ``data.name``'s views), else
+        ``data.name`` when it has labels, else None. ConfigError for a ``data.eval``
+        without labels."""
+        run = cls.resolve(data, data_dir=data_dir)
+        eval_name = getattr(data, "eval", None)
+        if eval_name is None or same_source(eval_name, data.name, run.root):
+            return run if run.info.num_classes > 0 else None
+        source = cls.resolve(data, eval_name, data_dir)
+        if source.info.num_classes == 0:
+            raise ConfigError(f"data.eval: {eval_name} has no labels; name a labeled source "
+                              f"(a data set, or an image folder with train/<class>/ and "
+                              f"val/<class>/)")
+        return source.seen_as(run.info)
+
+    def seen_as(self, run: DatasetInfo) -> DataSource:
+        """This source with its images seen as ``run``'s (size, channels, mean and std;
+        its own name, classes and 28 px padding)."""
+        info = dataclasses.replace(run, name=self.info.name, num_classes=self.info.num_classes,
+                                   pad_to_32=self.info.pad_to_32)
+        return dataclasses.replace(self, info=info)
+
+    @property
+    def labeled(self) -> bool:
+        return self.info.num_classes > 0
 
     def build(self, split: str, transform: Callable | None = None,
               skip_unreadable: bool = False, download: bool | None = None) -> Dataset:

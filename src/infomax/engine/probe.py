@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from infomax.config import ProbeConfig
-from infomax.data.source import resolve_name
+from infomax.data.source import same_source
 from infomax.errors import ConfigError
 from infomax.eval.features import checkpoint_features, resolve_probe_data
 from infomax.eval.linear import extract_features, train_probe
@@ -72,8 +72,8 @@ def run_probe(checkpoint: str | Path, data: str | None = None, data_dir: str | N
     xtr, ytr, xte, yte = train.features, train.labels, test.features, test.labels
     result: dict[str, Any] = {
         "checkpoint": str(ckpt), "data": name,
-        "transfer": name != resolve_name(cfg.data.name, root),
-        "pretrained_on": cfg.data.name, "train_images": len(ytr), "test_images": len(yte),
+        "transfer": not any(same_source(name, n, root) for n in (cfg.data.name, cfg.data.eval)),
+        "pretrained_on": cfg.data.name, "eval_data": cfg.data.eval, "train_images": len(ytr), "test_images": len(yte),
         "feature_dim": xtr.shape[1],
         "protocol": {"epochs": probe_cfg.epochs, "milestones": probe_cfg.milestones,
                      "lr": probe_cfg.lr, "batch_size": probe_cfg.batch_size,

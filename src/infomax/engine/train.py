@@ -331,6 +331,16 @@ def _pretrain_locked(cfg: Config, resume: str | None, progress: bool, overwrite:
                         with_index=METHODS[cfg.method].needs_index,
                         test_views=cfg.probe.online_view == "test")
     data.setup()
+    if main and data.description:
+        print(f"infomax: {data.description}", file=sys.stderr)
+    if main and not data.has_labels:
+        print(f"infomax: {data.name} has no labels and data.eval is not set: pretraining "
+              f"without online probes, so the run writes last.ckpt and no best.ckpt (the "
+              f"best online probe's); name a labeled source with data.eval=<source> to "
+              f"probe while training", file=sys.stderr)
+    elif main and data.separate_eval:
+        print(f"infomax: online probes learn on and are scored on {data.eval_source.name} "
+              f"(data.eval), in the test-time views of {data.name}", file=sys.stderr)
     model = build_method(cfg, data.info, data.num_pretrain_images)
     if resumed is not None:
         _check_resumable(resumed, ckpt_path, model)
@@ -344,14 +354,16 @@ def _pretrain_locked(cfg: Config, resume: str | None, progress: bool, overwrite:
         cfg.save(run_dir / CONFIG_FILE)
 
     t = cfg.train
-    checkpoint = _MovableCheckpoint(dirpath=run_dir, filename="best", monitor="val/linear_acc",
-                                    mode="max", save_top_k=1, enable_version_counter=False)
+    # best.ckpt: the best online linear probe; none without labels.
+    checkpoint = (_MovableCheckpoint(dirpath=run_dir, filename="best", monitor="val/linear_acc",
+                                     mode="max", save_top_k=1, enable_version_counter=False)
+                  if data.has_labels else None)
     # last.ckpt at every epoch end. (Lightning's save_last rewrites it only at steps where a
     # top-k checkpoint was written, so it would go stale once the accuracy stops rising.)
     latest = _MovableCheckpoint(dirpath=run_dir, filename="last", monitor=None, save_top_k=1,
                                 enable_version_counter=False)
     stop = GracefulStop(last)
-    callbacks: list[Any] = [stop, checkpoint, latest]
+    callbacks: list[Any] = [stop, *([checkpoint] if checkpoint is not None else []), latest]
     if t.checkpoint_every_n_steps:
         # The same last.ckpt, also every N optimizer steps: a crash loses at most N steps.
         callbacks.append(_StepCheckpoint(run_dir, t.checkpoint_every_n_steps))
@@ -378,6 +390,7 @@ def _pretrain_locked(cfg: Config, resume: str | None, progress: bool, overwrite:
         num_nodes=t.num_nodes, strategy=lightning_strategy(t),  # global BN: SSLMethod.setup
         log_every_n_steps=t.log_every_n_steps,
         limit_train_batches=t.limit_train_batches,
+        limit_val_batches=None if data.has_labels else 0,
         callbacks=callbacks, logger=loggers, default_root_dir=run_dir,
         # Whole-or-absent checkpoint files; the replaced last.ckpt is kept as last.prev.ckpt.
         plugins=plugins,
@@ -420,10 +433,12 @@ def _pretrain_locked(cfg: Config, resume: str | None, progress: bool, overwrite:
     return run_dir
 
 
-def _write_summary(run_dir: Path, trainer: Any, checkpoint: ModelCheckpoint, model: SSLMethod,
-                   data: PretrainData, start: float, status: str, **extra: Any) -> None:
+def _write_summary(run_dir: Path, trainer: Any, checkpoint: ModelCheckpoint | None,
+                   model: SSLMethod, data: PretrainData, start: float, status: str,
+                   **extra: Any) -> None:
     skipped = data.skipped_images()
-    best = Path(checkpoint.best_model_path) if checkpoint.best_model_path else None
+    best = (Path(checkpoint.best_model_path)
+            if checkpoint is not None and checkpoint.best_model_path else None)
     summary = {
         "run_dir": str(run_dir),
         # "completed", or "interrupted" (a stop signal; "signal" names it)
@@ -439,6 +454,11 @@ def _write_summary(run_dir: Path, trainer: Any, checkpoint: ModelCheckpoint, mod
                             if best is not None and (run_dir / best.name).is_file() else None),
         "online": {k: float(v) for k, v in trainer.callback_metrics.items()
                    if k.startswith("val/")},
+        # The pretraining source and the labeled one the online probes used (null: none,
+        # the run trained without probes and best_checkpoint is null).
+        "data": data.name,
+        "eval_data": data.eval_source.name if data.eval_source is not None else None,
+        "online_probes": data.has_labels,
         # Steps with a non-finite loss or gradient that were not applied (train.skip_nonfinite).
         "skipped_nonfinite": model.skipped_nonfinite,
         # Image files that could not be decoded, each replaced by the next readable one.

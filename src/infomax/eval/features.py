@@ -20,7 +20,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from infomax.data.registry import DatasetInfo
-from infomax.data.source import DataSource
+from infomax.data.source import DataSource, same_source
 from infomax.data.views import test_view
 from infomax.errors import ConfigError
 from infomax.eval.linear import extract_features
@@ -62,9 +62,27 @@ def _cache_key(checkpoint: Path, name: str, split: str, view: str) -> dict[str, 
 
 
 def resolve_probe_data(model: Any, data: str | None, data_dir: str | None) -> DataSource:
-    """The data a probe of ``model`` runs on (its pretraining set unless ``data`` names
-    another); ConfigError when the encoder cannot read it."""
-    source = DataSource.resolve(model.cfg.data, data, data_dir)
+    """The data a probe of ``model`` runs on: ``data`` when given, else the run's labeled
+    source (``data.eval``, else the pretraining set). ``data.eval`` (named or by default)
+    is seen as the pretraining images (their size, channels and normalization). ConfigError
+    when the run has no labeled source and ``data`` is not given, or when the encoder
+    cannot read the data."""
+    cfg_data = model.cfg.data
+    root = DataSource.resolve(cfg_data, data_dir=data_dir).root
+    if data is None or same_source(data, getattr(cfg_data, "eval", None), root):
+        source = DataSource.resolve_eval(cfg_data, data_dir)
+        if source is None:
+            raise ConfigError(f"the run pretrained on {cfg_data.name}, which has no labels, "
+                              f"and names no data.eval; pass --data <labeled source> (a data "
+                              f"set, or an image folder with train/<class>/ and val/<class>/)")
+    else:
+        source = DataSource.resolve(cfg_data, data, data_dir)
+        if same_source(data, cfg_data.name, root):
+            source = DataSource.resolve(cfg_data, data_dir=data_dir)
+    if source.info.num_classes == 0:
+        raise ConfigError(f"--data: {source.name} has no labels; the probes need a labeled "
+                          f"source (a data set, or an image folder with train/<class>/ and "
+                          f"val/<class>/)")
     info = source.info
     if (info.channels, info.image_size) != (model.in_channels, model.image_size):
         raise ConfigError(

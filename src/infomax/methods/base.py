@@ -141,6 +141,11 @@ class SSLMethod(L.LightningModule):
         self._train_set_size = int(n)
 
     def build_probes(self, feature_dim: int) -> None:
+        """The online probes on ``feature_dim`` features; none without labels
+        (``num_classes`` 0: an unlabeled source and no ``data.eval``)."""
+        if self.num_classes == 0:
+            self.probes = None
+            return
         p = self.cfg.probe
         self.probes = OnlineProbes(feature_dim, self.num_classes, ema=p.online_ema,
                                    replay=p.online_replay, window=p.online_window,
@@ -183,7 +188,10 @@ class SSLMethod(L.LightningModule):
         returns. The logits and labels are those of this batch (not of replayed ones)."""
         out = self.ssl_step(batch)
         feats, labels = out.features, out.labels
-        if self.cfg.probe.online_view == "test" and batch.test_view is not None:
+        if self.probes is None:  # no labels to learn from
+            return StepLosses(out.loss, out.loss.new_zeros(()), out.terms, {}, batch.labels)
+        if batch.test_view is not None and (self.cfg.probe.online_view == "test"
+                                            or batch.probe_source):
             feats, labels = self.test_view_features(batch.test_view), batch.labels
         n = labels.shape[0]
         feats, replayed = self.probes.with_replay(feats, labels)
@@ -255,6 +263,8 @@ class SSLMethod(L.LightningModule):
         """Updates outside the gradient step (EMA encoders, queues, banks); none here."""
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
+        if self.probes is None:
+            return
         x, y = batch
         feats = self.encoder.embed(self._memory_format(x))
         for name, z in self.probes.scored(feats).items():

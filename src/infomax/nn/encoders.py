@@ -31,6 +31,24 @@ def register_encoder(name: str) -> Callable[[Builder], Builder]:
     return ENCODERS.decorator(name)
 
 
+# Input sizes each encoder takes: (predicate, the sizes in words), by encoder name.
+IMAGE_SIZES: dict[str, tuple[Callable[[int], bool], str]] = {}
+
+
+def check_image_size(encoder: str, size: int, key: str = "image size") -> None:
+    """ConfigError (one line) if encoder ``encoder`` cannot take ``size`` px images."""
+    from infomax.errors import ConfigError
+
+    rule = IMAGE_SIZES.get(encoder)
+    if rule is not None and not rule[0](size):
+        raise ConfigError(f"{key}: the {encoder} encoder takes {rule[1]} px images, not "
+                          f"{size}; set data.image_size to one of those (or choose another "
+                          f"model.encoder)")
+
+
+IMAGE_SIZES["amdim"] = (lambda s: s in (32, 64, 128), "32, 64 or 128")
+
+
 @register_encoder("amdim")
 def _amdim(in_channels: int, image_size: int, m: Any) -> nn.Module:
     return AMDIMEncoder(image_size, in_channels, m.ndf, m.n_rkhs, m.n_depth, m.use_bn)
@@ -87,6 +105,7 @@ class ResNetEncoder(nn.Module):
 
 for _name in RESNETS:
     register_encoder(_name)(lambda c, size, m, name=_name: ResNetEncoder(name, c, size))
+    IMAGE_SIZES[_name] = (lambda s: s >= 32, "any size >= 32 (224 standard)")
 
 
 @dataclass(frozen=True)
