@@ -23,8 +23,8 @@ List the keys with 'infomax config --keys'; the presets with 'infomax presets'."
 
 # The help of --data for pretrain, probe and embed; %(names)s is filled in (from the
 # option's attribute names, as argparse fills %(default)s) when the help is printed.
-DATA_HELP = ("data set: %(names)s (default: the preset's data.name; for probe and "
-             "embed, the checkpoint's)")
+DATA_HELP = ("data set: %(names)s (default: the preset's data.name; for probe, embed "
+             "and report, the checkpoint's labeled data: data.eval, else data.name)")
 
 
 class _Names:
@@ -258,6 +258,7 @@ def _parser() -> argparse.ArgumentParser:
     rp.add_argument("run_dir", help="a run folder written by 'infomax pretrain'")
     rp.add_argument("--checkpoint", help="checkpoint for the embedding pictures (default: "
                                          "the run's last.ckpt)")
+    rp.add_argument("--data", help=DATA_HELP).names = _Names("data")
     rp.add_argument("--data-dir", help="data root")
     rp.add_argument("-o", "--output", help="folder for the report (default: RUN_DIR/report)")
     rp.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -484,7 +485,8 @@ def _embed(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from infomax.report import write_report
 
-    html = write_report(args.run_dir, checkpoint=args.checkpoint, data_dir=args.data_dir,
+    html = write_report(args.run_dir, checkpoint=args.checkpoint, data=args.data,
+                        data_dir=args.data_dir,
                         out_dir=args.output, progress=not args.no_progress)
     print(f"report: {html}")
     return 0

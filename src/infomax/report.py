@@ -550,11 +550,13 @@ def _read_json(path: Path) -> Any:
 
 
 def write_report(run_dir: str | Path, checkpoint: str | Path | None = None,
-                 data_dir: str | None = None, out_dir: str | Path | None = None,
+                 data_dir: str | None = None, data: str | None = None, out_dir: str | Path | None = None,
                  progress: bool = True, max_points: int = 2000, seed: int = 0) -> Path:
     """Write the report of run folder ``run_dir`` into ``out_dir`` (default
     ``<run_dir>/report``) and return the path of its index.html. The embedding pictures
-    use ``checkpoint`` (default: the run's last.ckpt) on the test split of its data set."""
+    use ``checkpoint`` (default: the run's last.ckpt) on the test split of ``data``
+    (default: the run's labeled source, ``data.eval`` or its data set; a run with neither
+    gets the losses only)."""
     import yaml
 
     from infomax.config import config_from_dict
@@ -600,12 +602,13 @@ def write_report(run_dir: str | Path, checkpoint: str | Path | None = None,
     losses = plot_losses(metrics, out / "losses.png")
     ckpt_epochs, ckpt_step = epochs_done(meta), meta.get("global_step")
     shown_ckpt = ckpt.name if ckpt.resolve().parent == run.resolve() else str(ckpt)
-    if DataSource.resolve_eval(cfg.data, data_dir) is None:
+    if data is None and DataSource.resolve_eval(cfg.data, data_dir) is None:
         # An unlabeled source and no data.eval: no probes, no classes to colour by.
         bits = [f"{summary.get('steps', '?')} training steps",
                 f"data: {cfg.data.name} (unlabeled; no data.eval, so no online probes, "
                 f"class map or retrieval: pretrain with data.eval=<labeled source>, or probe "
-                f"with 'infomax probe CKPT --data <labeled source>')",
+                f"with 'infomax probe CKPT --data <labeled source>'; 'infomax report --data' "
+                f"draws them)",
                 f"checkpoint: {shown_ckpt}"]
         page = render_html(f"infomax report: {run.resolve().name}", "; ".join(bits),
                            [(losses, "loss curves", METHODS[cfg.method].loss_caption)],
@@ -617,7 +620,7 @@ def write_report(run_dir: str | Path, checkpoint: str | Path | None = None,
     accuracy = plot_accuracy(metrics, out / "accuracy.png")
 
     _say(progress, f"test-set features of {ckpt}")
-    fs = checkpoint_features(ckpt, "test", data_dir=data_dir, progress=progress)
+    fs = checkpoint_features(ckpt, "test", data, data_dir=data_dir, progress=progress)
     features = fs.features.float().numpy()
     labels = fs.labels.numpy().astype(np.int64)
     names = class_names(fs.data, fs.info.num_classes)

@@ -155,6 +155,9 @@ class PathSourceEntry:
     build: Callable[[Path, str, Callable | None, bool], Dataset]
     class_names: Callable[[Path], tuple[str, ...] | None]
     expected: str  # what the path must name, for the error of an empty one
+    # False for names that are not file paths (Datasets given from Python): taken as
+    # written, never made absolute or looked up under the data root.
+    on_disk: bool = True
 
 
 # The kinds of data named by a path, by prefix, in registration order.
@@ -181,7 +184,8 @@ def source_path(name: str) -> Path:
     """The path of a path-source name, ``~`` expanded and made absolute."""
     entry = path_source(name)
     assert entry is not None, name
-    return Path(name[len(entry.prefix):].strip()).expanduser().absolute()
+    text = name[len(entry.prefix):].strip()
+    return Path(text).expanduser().absolute() if entry.on_disk else Path(text)
 
 
 def _lookup(key: str) -> DataSetEntry | None:
@@ -232,7 +236,7 @@ def valid_data_names() -> str:
 
 def data_name_choices() -> tuple[str, ...]:
     """The registered sets' names and each path source's form (``imagefolder:<path>``)."""
-    return (*DATASETS, *(e.prefix + e.placeholder for e in PATH_SOURCES.values()))
+    return (*DATASETS, *(e.prefix + e.placeholder for e in PATH_SOURCES.values() if e.on_disk))
 
 
 def canonical_data_name(name: str) -> str:
@@ -1060,3 +1064,7 @@ register_path_source(PathSourceEntry(
     IMAGEFOLDER_PREFIX, "<path>", _imagefolder_info, _build_imagefolder, _imagefolder_classes,
     "a folder of images, flat or nested (unlabeled), or with train/<class>/ and "
     "val/<class>/ (labeled)"))
+
+
+# The other path sources, each in its module (they import from this one).
+from infomax.data import python as _python  # noqa: E402,F401  (python:<name>)

@@ -23,7 +23,7 @@ def resolve_name(name: str, root: Path) -> str:
     """A path source (``imagefolder:<path>``, ...) with a relative path that does not exist
     from here is taken relative to the data root."""
     source = path_source(name)
-    if source is not None:
+    if source is not None and source.on_disk:
         path = Path(name[len(source.prefix):]).expanduser()
         if not path.is_absolute() and not path.exists():
             return f"{source.prefix}{root / path}"

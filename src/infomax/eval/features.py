@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from infomax.data.registry import DatasetInfo
+from infomax.data.registry import DatasetInfo, path_source
 from infomax.data.source import DataSource, same_source
 from infomax.data.views import test_view
 from infomax.errors import ConfigError
@@ -79,6 +79,10 @@ def resolve_probe_data(model: Any, data: str | None, data_dir: str | None) -> Da
         source = DataSource.resolve(cfg_data, data, data_dir)
         if same_source(data, cfg_data.name, root):
             source = DataSource.resolve(cfg_data, data_dir=data_dir)
+        elif path_source(source.name) is not None:
+            # Images of no fixed size (image folders, ImageNet, shards) are seen as the
+            # pretraining images: their size, channels and normalization.
+            source = source.seen_as(DataSource.resolve(cfg_data, data_dir=data_dir).info)
     if source.info.num_classes == 0:
         raise ConfigError(f"--data: {source.name} has no labels; the probes need a labeled "
                           f"source (a data set, or an image folder with train/<class>/ and "
