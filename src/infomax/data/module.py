@@ -21,11 +21,11 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 
-from infomax.config import DataConfig
+from infomax.config import DataConfig, ViewsConfig
 from infomax.data.batch import Batch, BatchCollate
 from infomax.data.registry import DatasetInfo, ImageFileDataset
 from infomax.data.source import DataSource
-from infomax.data.views import TwoViews, test_view
+from infomax.data.views import PHOTOMETRIC_KEYS, TwoViews, test_view
 from infomax.dist import gather_objects, rank, world_size
 
 
@@ -155,15 +155,20 @@ class PretrainData(L.LightningDataModule):
     ``with_index`` the images' indices, with ``test_views`` their test-time views) and
     test-view validation batches ``(x, y)``.
 
+    The views follow ``views`` (the run's ``views`` section; None: the defaults).
     With ``cfg.augment_device`` the workers only crop and flip (uint8 views) and the
     photometric part runs on the training batches after their transfer to the device
-    (``on_after_batch_transfer``), batched with per-sample parameters (``DevicePhotometric``).
+    (``on_after_batch_transfer``), batched with per-sample parameters (``DevicePhotometric``;
+    ``device_augment`` for the first view, ``device_augment_second`` for the second when
+    its photometric settings are its own, else None: the same).
     """
 
     def __init__(self, cfg: DataConfig, seed: int = 0, pin_memory: bool | None = None,
-                 with_index: bool = False, test_views: bool = False) -> None:
+                 with_index: bool = False, test_views: bool = False,
+                 views: ViewsConfig | None = None) -> None:
         super().__init__()
         self.cfg = cfg
+        self.views = ViewsConfig() if views is None else views
         self.with_index = with_index
         self.test_views = test_views
         self.seed = seed
@@ -178,22 +183,29 @@ class PretrainData(L.LightningDataModule):
         self._files: list[ImageFileDataset] = []  # image folders: their unreadable files
         self._unreadable: set[str] = set()  # found by any process, as of the last checkpoint
         self.device_augment: Any = None
+        self.device_augment_second: Any = None
         if cfg.augment_device:
             from infomax.data.device_views import DevicePhotometric  # imports kornia
 
-            self.device_augment = DevicePhotometric(self.info, strong=cfg.augment == "strong")
+            strong = cfg.augment == "strong"
+            first, second = self.views.for_view(0), self.views.for_view(1)
+            self.device_augment = DevicePhotometric(self.info, strong=strong, views=first)
+            if any(getattr(first, k) != getattr(second, k) for k in PHOTOMETRIC_KEYS):
+                self.device_augment_second = DevicePhotometric(self.info, strong=strong,
+                                                               views=second)
 
     def setup(self, stage: str | None = None) -> None:
         if self._train is None:
             views = TwoViews(self.info, strong=self.cfg.augment == "strong",
                              photometric=not self.cfg.augment_device,
-                             with_test_view=self.test_views)
+                             with_test_view=self.test_views, views=self.views)
             skip = not self.cfg.strict
             train = self.source.build("pretrain", views, skip_unreadable=skip)
             self._train = fixed_subset(train, self.cfg.pretrain_subset, self.seed)
             if self.with_index:
                 self._train = WithIndex(self._train)
-            val = self.source.build("test", test_view(self.info), skip_unreadable=skip)
+            val = self.source.build("test", test_view(self.info, self.views),
+                                   skip_unreadable=skip)
             self._val = fixed_subset(val, self.cfg.val_subset, self.seed)
             self._files = [d for d in (train, val) if isinstance(d, ImageFileDataset)]
             for files in self._files:
@@ -272,8 +284,10 @@ class PretrainData(L.LightningDataModule):
         aug = self.device_augment
         if aug is None or self.trainer is None or not self.trainer.training:
             return batch
+        second = self.device_augment_second or aug
         x1, x2 = batch.views
-        if aug.mean.device != x1.device:
-            aug.to(x1.device)
+        for module in {id(aug): aug, id(second): second}.values():
+            if module.mean.device != x1.device:
+                module.to(x1.device)
         test = None if batch.test_view is None else aug.normalize(batch.test_view)
-        return Batch((aug(x1), aug(x2)), batch.labels, test, batch.index)
+        return Batch((aug(x1), second(x2)), batch.labels, test, batch.index)

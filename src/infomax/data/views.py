@@ -63,6 +63,9 @@ JITTER_P = _DEFAULTS.jitter_p
 GRAYSCALE_P = _DEFAULTS.grayscale_p
 FLIP_P = _DEFAULTS.flip_p
 SOLARIZE_THRESHOLD = 128  # of 255: pixels at or above it are inverted
+# The keys of the views section that the photometric part reads.
+PHOTOMETRIC_KEYS = ("jitter", "jitter_strength", "jitter_p", "grayscale_p", "blur_p",
+                    "blur_sigma", "solarize_p")
 
 
 def to_channels(img: torch.Tensor, channels: int | None) -> torch.Tensor:
