@@ -44,10 +44,13 @@ __all__ = [
     "FitToSize",
     "ToChannels",
     "TwoViews",
+    "blur_kernel_size",
     "geometric_view",
     "photometric_view",
     "geometric_test_view",
+    "test_resize",
     "test_view",
+    "to_channels",
     "train_view",
 ]
 
