@@ -364,3 +364,107 @@ def test_two_views_in_dataloader_workers():
     assert len(batches) == 3
     (a, b), labels = batches[0]
     assert a.shape == b.shape == (4, 1, 32, 32) and labels.tolist() == [0, 1, 2, 3]
+
+
+# ----------------------------------------------------------------------------- the defaults draw as before
+
+# A frozen copy of the views as they were before the views config section: torchvision
+# transforms with AMDIM's numbers written out. With the default views config the views
+# must give bit-identical tensors for the same seeds (the demo's figures depend on it).
+STL64 = DatasetInfo("stl10-64", 64, 3, 10, (0.44, 0.43, 0.40), (0.26, 0.25, 0.27), False)
+
+
+def frozen_geometric(info):
+    pad = [v2.Pad(2, fill=0)] if info.pad_to_32 else []
+    if info.image_size == 32:
+        move = v2.RandomApply([v2.RandomCrop(32, padding=4, padding_mode="reflect")], p=0.8)
+    else:
+        move = v2.RandomResizedCrop(info.image_size, scale=(0.3, 1.0), ratio=(0.7, 1.4),
+                                    interpolation=InterpolationMode.BICUBIC, antialias=True)
+    return v2.Compose([*pad, move])
+
+
+def frozen_normalize(info):
+    return [v2.ToDtype(torch.float32, scale=True), v2.Normalize(list(info.mean), list(info.std))]
+
+
+def frozen_photometric(info, strong):
+    steps = [v2.RandAugment()] if strong else []
+    if info.channels == 1:
+        steps.append(v2.RandomApply([v2.ColorJitter(0.4, 0.4)], p=0.8))
+    else:
+        steps += [v2.RandomApply([v2.ColorJitter(0.4, 0.4, 0.4, 0.2)], p=0.8),
+                  v2.RandomGrayscale(p=0.25)]
+    return v2.Compose([*steps, *frozen_normalize(info)])
+
+
+def frozen_test_geometric(info):
+    steps = [v2.Pad(2, fill=0)] if info.pad_to_32 else []
+    if info.image_size != 32:
+        resize = {64: 70, 128: 146}[info.image_size]
+        steps += [v2.Resize(resize, interpolation=InterpolationMode.BICUBIC, antialias=True),
+                  v2.CenterCrop(info.image_size)]
+    return v2.Compose(steps) if steps else (lambda x: x)
+
+
+def frozen_two_views(info, strong, photometric, with_test_view):
+    geometric = frozen_geometric(info)
+    view = v2.Compose([geometric, frozen_photometric(info, strong)]) if photometric else geometric
+    test = frozen_test_geometric(info)
+    if photometric:
+        test = v2.Compose([test, *frozen_normalize(info)])
+
+    def two(img):
+        clean = (test(img),) if with_test_view else ()
+        if torch.rand(()).item() < 0.5:
+            img = F.horizontal_flip(img)
+        return (view(img), view(img), *clean)
+
+    return two
+
+
+EQUIVALENCE = [(FASHION, 28, 28), (CIFAR, 32, 32), (STL64, 96, 96), (FOLDER, 150, 200)]
+
+
+@pytest.mark.parametrize("info, height, width", EQUIVALENCE,
+                         ids=["fashion-28px-1ch", "cifar-32px", "64px", "128px"])
+@pytest.mark.parametrize("given", ["none", "default-section", "make_config"])
+def test_default_views_are_bit_identical_to_the_amdim_views(info, height, width, given):
+    from infomax.config import ViewsConfig, make_config
+
+    config = {"none": None, "default-section": ViewsConfig(),
+              "make_config": make_config("fmnist-tiny").views}[given]
+    for strong in (False, True):
+        for photometric, with_test_view in ((True, False), (False, False), (True, True)):
+            new = views.TwoViews(info, strong, photometric, with_test_view, views=config)
+            old = frozen_two_views(info, strong, photometric, with_test_view)
+            for seed in range(8):
+                x = random_image(info.channels, height, width, seed=100 + seed)
+                torch.manual_seed(seed)
+                expected = old(x)
+                after_old = torch.rand(3)
+                torch.manual_seed(seed)
+                got = new(x)
+                assert torch.equal(torch.rand(3), after_old)  # the same number of draws
+                assert len(got) == len(expected)
+                for a, b in zip(got, expected):
+                    assert a.dtype == b.dtype and torch.equal(a, b)
+    x = random_image(info.channels, height, width, seed=99)
+    frozen_test = v2.Compose([frozen_test_geometric(info), *frozen_normalize(info)])
+    assert torch.equal(views.test_view(info, config)(x), frozen_test(x))
+    image = frozen_test_geometric(info)(x)  # at the view size
+    torch.manual_seed(7)
+    expected = frozen_photometric(info, True)(image)
+    torch.manual_seed(7)
+    assert torch.equal(views.photometric_view(info, True, config)(image), expected)
+
+
+def test_the_view_constants_are_the_config_defaults():
+    from infomax.config import ViewsConfig
+
+    d = ViewsConfig()
+    assert (views.TRANSLATE_PX, views.TRANSLATE_P, views.FLIP_P) == (d.translate_px, d.translate_p, d.flip_p) == (4, 0.8, 0.5)
+    assert views.CROP_SCALE == tuple(d.crop_scale) == (0.3, 1.0) and views.CROP_RATIO == tuple(d.crop_ratio) == (0.7, 1.4)
+    assert views.JITTER == tuple(d.jitter) == (0.4, 0.4, 0.4, 0.2)
+    assert (views.JITTER_P, views.GRAYSCALE_P) == (d.jitter_p, d.grayscale_p) == (0.8, 0.25)
+    assert (d.jitter_strength, d.blur_p, d.solarize_p, d.crop, d.flip_shared) == (1.0, 0.0, 0.0, "auto", True)

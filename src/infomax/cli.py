@@ -20,6 +20,13 @@ Any config key can be set as key=value, anywhere on the line, e.g.
   infomax pretrain --preset cifar10-small train.epochs=100 model.ndf=64 --out runs
 List the keys with 'infomax config --keys'; the presets with 'infomax presets'."""
 
+EPILOG_VIEWS = """\
+Any config key can be set as key=value, e.g. the views of BYOL's recipe:
+  infomax views --preset cifar10-small views.flip_shared=false views.first.blur_p=1.0 \\
+      views.second.blur_p=0.1 views.second.solarize_p=0.2 -o byol-views.png
+List the keys with 'infomax config --keys' (views.*)."""
+
+
 
 # The help of --data for pretrain, probe and embed; %(names)s is filled in (from the
 # option's attribute names, as argparse fills %(default)s) when the help is printed.
@@ -365,6 +372,23 @@ def _parser() -> argparse.ArgumentParser:
     ab.add_argument("overrides", nargs="*", metavar="key=value",
                     help="changes to the full model, applied to every row")
 
+    vw = sub.add_parser("views", help="draw sample view pairs: a grid of images of the "
+                                      "pretraining set, each with its test view and two "
+                                      "augmented views", epilog=EPILOG_VIEWS,
+                        formatter_class=argparse.RawDescriptionHelpFormatter, intermixed=True)
+    vw.add_argument("--preset", help="a named configuration (see 'infomax presets'; default "
+                                     "fmnist-tiny)")
+    vw.add_argument("--config", help="a YAML config file (e.g. a run's config.yaml)")
+    vw.add_argument("--data", help="data set: %(names)s (default: the preset's data.name)"
+                    ).names = _Names("data")
+    vw.add_argument("--data-dir", help="data root")
+    vw.add_argument("-o", "--output", required=True, help="the PNG file to write")
+    vw.add_argument("--images", type=int, default=8, help="rows: images of the pretraining "
+                                                          "set (8)")
+    vw.add_argument("--seed", type=int, default=0, help="chooses the images and draws the "
+                                                        "views (0)")
+    vw.add_argument("overrides", nargs="*", metavar="key=value")
+
     cf = sub.add_parser("config", help="print a resolved config, or every key",
                         intermixed=True)
     cf.add_argument("--preset")
@@ -601,6 +625,27 @@ def _config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _views(args: argparse.Namespace) -> int:
+    from infomax.config import load_config_file, make_config
+
+    if args.images < 1:
+        raise InfomaxError(f"--images: {args.images} must be >= 1")
+    if not 0 <= args.seed < 2**32:
+        raise InfomaxError(f"--seed: {args.seed} must be in 0..{2**32 - 1}")
+    if Path(args.output).suffix.lower() != ".png":
+        raise InfomaxError(f"-o: {args.output} is not a .png file name; the grid is a PNG "
+                           f"picture")
+    flags = [f"{key}={json.dumps(value)}" for key, value in
+             (("data.name", args.data), ("data.dir", args.data_dir)) if value is not None]
+    base = load_config_file(args.config) if args.config else None
+    preset = args.preset if args.preset is not None or base is not None else "fmnist-tiny"
+    cfg = make_config(preset, [*args.overrides, *flags], base=base)
+    from infomax.data.view_grid import draw_view_grid  # torch: once the config is good
+
+    print(f"wrote {draw_view_grid(cfg, args.output, images=args.images, seed=args.seed)}")
+    return 0
+
+
 def _ablate(args: argparse.Namespace) -> int:
     from infomax.errors import ConfigError
     from infomax.studies.ablation import AblationOptions, run
@@ -655,7 +700,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     handlers = {"pretrain": _pretrain, "probe": _probe, "presets": _presets, "data": _data,
                 "config": _config, "bench": _bench, "embed": _embed, "report": _report,
-                "study": _study, "ablate": _ablate}
+                "study": _study, "ablate": _ablate, "views": _views}
     try:
         return handlers[args.command](args)
     except InfomaxError as e:

@@ -110,6 +110,97 @@ class DataConfig:
                                   "next readable image of its folder)")
 
 
+CROPS = ("auto", "translate", "resized")
+
+# The keys of a view that the per-view sections (views.first, views.second) may override.
+PER_VIEW_KEYS = ("crop_scale", "crop_ratio", "translate_px", "translate_p", "flip_p", "jitter",
+                 "jitter_strength", "jitter_p", "grayscale_p", "blur_p", "blur_sigma",
+                 "solarize_p")
+
+
+@dataclass
+class ViewOverrides:
+    """One view's own settings (``views.first`` or ``views.second``), for asymmetric
+    recipes: each key left null takes the shared value of the ``views`` section."""
+
+    EXAMPLE: typing.ClassVar[str] = "blur_p=1.0"  # for the error of a plain value given
+
+    crop_scale: list[float] | None = _f(None, help="this view's views.crop_scale")
+    crop_ratio: list[float] | None = _f(None, help="this view's views.crop_ratio")
+    translate_px: int | None = _f(None, min=0, help="this view's views.translate_px")
+    translate_p: float | None = _f(None, min=0.0, help="this view's views.translate_p")
+    flip_p: float | None = _f(None, min=0.0, help="this view's views.flip_p (needs "
+                                                  "views.flip_shared=false)")
+    jitter: list[float] | None = _f(None, min=0.0, help="this view's views.jitter")
+    jitter_strength: float | None = _f(None, min=0.0, help="this view's views.jitter_strength")
+    jitter_p: float | None = _f(None, min=0.0, help="this view's views.jitter_p")
+    grayscale_p: float | None = _f(None, min=0.0, help="this view's views.grayscale_p")
+    blur_p: float | None = _f(None, min=0.0, help="this view's views.blur_p")
+    blur_sigma: list[float] | None = _f(None, help="this view's views.blur_sigma")
+    solarize_p: float | None = _f(None, min=0.0, help="this view's views.solarize_p")
+
+    def given(self) -> dict[str, Any]:
+        """The keys this view sets (not null)."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+
+
+@dataclass
+class ViewsConfig:
+    """The augmented views of pretraining. The defaults are AMDIM's (spec section 1)."""
+
+    crop: str = _f("auto", choices=CROPS, help="auto: a random translation at 32 px (AMDIM), "
+                   "a random resized crop at any other size; translate; resized")
+    crop_scale: list[float] = _f([0.3, 1.0], help="area range of the random resized crop, "
+                                 "a fraction of the image in (0, 1]")
+    crop_ratio: list[float] = _f([0.7, 1.4], help="aspect-ratio range of the random "
+                                 "resized crop")
+    translate_px: int = _f(4, min=0, help="the translation moves the image by up to this "
+                                          "many pixels in x and y (reflect padding)")
+    translate_p: float = _f(0.8, min=0.0, help="probability of the translation")
+    flip_p: float = _f(0.5, min=0.0, help="probability of a horizontal flip")
+    flip_shared: bool = _f(True, help="one flip decision per image, applied to both views "
+                                      "(AMDIM); false: each view draws its own")
+    jitter: list[float] = _f([0.4, 0.4, 0.4, 0.2], min=0.0,
+                             help="color jitter: brightness, contrast, saturation, hue")
+    jitter_strength: float = _f(1.0, min=0.0, help="multiplies the four jitter values "
+                                                   "(SimCLR's strength s)")
+    jitter_p: float = _f(0.8, min=0.0, help="probability of the color jitter")
+    grayscale_p: float = _f(0.25, min=0.0, help="probability of turning a view gray "
+                                                "(3-channel data only)")
+    blur_p: float = _f(0.0, min=0.0, help="probability of a Gaussian blur (kernel: the odd "
+                                          "size nearest 10% of the image side; 0: none)")
+    blur_sigma: list[float] = _f([0.1, 2.0], help="range of the blur's standard deviation, "
+                                                  "in pixels")
+    solarize_p: float = _f(0.0, min=0.0, help="probability of solarizing (pixels >= 128 of "
+                                              "255 inverted; 0: none)")
+    first: ViewOverrides = field(default_factory=ViewOverrides)
+    second: ViewOverrides = field(default_factory=ViewOverrides)
+
+    def for_view(self, index: int) -> ViewsConfig:
+        """The settings of view ``index`` (0: first, 1: second): the shared ones with that
+        view's overrides applied (its own overrides then empty)."""
+        own = (self.first, self.second)[index]
+        return dataclasses.replace(self, **own.given(), first=ViewOverrides(),
+                                   second=ViewOverrides())
+
+    def changed(self) -> dict[str, Any]:
+        """The keys (``crop``, ``second.blur_p``, ...) whose value is not the default."""
+        here = flatten_keys(dataclasses.asdict(self))
+        default = flatten_keys(dataclasses.asdict(ViewsConfig()))
+        return {k: v for k, v in here.items() if v != default[k]}
+
+
+def flatten_keys(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{"a": {"b": 1}} -> {"a.b": 1}."""
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(flatten_keys(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
 @dataclass
 class ModelConfig:
     encoder: str = _f("amdim", choices=_encoder_names,
@@ -206,6 +297,7 @@ class Config:
                      help="what to train; each method's own settings are its sections (e.g. moco.*)")
     preset: str | None = _f(None, help="name of the preset this config started from")
     data: DataConfig = field(default_factory=DataConfig)
+    views: ViewsConfig = field(default_factory=ViewsConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     sections: dict[str, Any] = field(default_factory=_default_sections, repr=False)
     optim: OptimConfig = field(default_factory=OptimConfig)
@@ -416,8 +508,9 @@ def _not_a_mapping(cls: type, prefix: str, value: Any) -> ConfigError:
     default = (example.default if example.default is not dataclasses.MISSING
                else example.default_factory())  # type: ignore[misc]
     text = default if isinstance(default, str) else json.dumps(default)
+    shown = getattr(cls, "EXAMPLE", None) or f"{example.name}={text}"
     return ConfigError(f"{prefix[:-1] or 'config'}: expected a mapping of keys like "
-                       f"{prefix}{example.name}={text}, got {_short(value)}")
+                       f"{prefix}{shown}, got {_short(value)}")
 
 
 def _check_mappings(cls: type, data: Any, prefix: str = "") -> None:
@@ -497,6 +590,7 @@ def _validate(cfg: Config) -> Config:
                           f"use a number in [0, 1), e.g. 0.98")
     if not 0 <= cfg.train.seed < 2**32:
         raise ConfigError(f"train.seed: {cfg.train.seed!r} must be in 0..{2**32 - 1}")
+    _validate_views(cfg.views)
     for _, method in _methods().items():
         method.check_config(cfg)
     for key, ms in (("optim.milestones", cfg.optim.milestones),
@@ -504,6 +598,52 @@ def _validate(cfg: Config) -> Config:
         if ms != sorted(ms) or any(m < 1 for m in ms):
             raise ConfigError(f"{key}: {ms!r} must be increasing epoch numbers >= 1")
     return cfg
+
+
+_PROBABILITIES = ("translate_p", "flip_p", "jitter_p", "grayscale_p", "blur_p", "solarize_p")
+
+
+def _check_range(key: str, value: list[float], example: str, unit: bool = False) -> None:
+    """``value``: two numbers 0 < low <= high (<= 1 with ``unit``)."""
+    ok = len(value) == 2 and 0 < value[0] <= value[1] and (not unit or value[1] <= 1)
+    if not ok:
+        bound = " <= 1" if unit else ""
+        raise ConfigError(f"{key}: {value!r} must be two numbers 0 < low <= high{bound}, "
+                          f"e.g. {example}")
+
+
+def _validate_views(views: ViewsConfig) -> None:
+    sources = [("views.", dataclasses.asdict(views))]
+    sources += [(f"views.{name}.", getattr(views, name).given()) for name in ("first", "second")]
+    for prefix, values in sources:
+        for name in _PROBABILITIES:
+            if name in values and values[name] > 1:
+                raise ConfigError(f"{prefix}{name}: {values[name]!r} is a probability; use a "
+                                  f"number in [0, 1]")
+        if "crop_scale" in values:
+            _check_range(f"{prefix}crop_scale", values["crop_scale"], "[0.3, 1.0]", unit=True)
+        if "crop_ratio" in values:
+            _check_range(f"{prefix}crop_ratio", values["crop_ratio"], "[0.75, 1.3333]")
+        if "blur_sigma" in values:
+            _check_range(f"{prefix}blur_sigma", values["blur_sigma"], "[0.1, 2.0]")
+        if "jitter" in values and len(values["jitter"]) != 4:
+            raise ConfigError(f"{prefix}jitter: {values['jitter']!r} must be four numbers >= 0: "
+                              f"brightness, contrast, saturation, hue, e.g. [0.4, 0.4, 0.4, 0.2]")
+    for name in ("first", "second"):
+        if views.flip_shared and getattr(views, name).flip_p is not None:
+            raise ConfigError(f"views.{name}.flip_p: {getattr(views, name).flip_p!r} is a flip "
+                              f"probability of one view, but views.flip_shared=true draws one "
+                              f"flip for both; set views.flip_shared=false")
+    for index, name in enumerate(("first", "second")):
+        view = views.for_view(index)
+        hue = view.jitter[3] * view.jitter_strength
+        if hue > 0.5:
+            own = getattr(views, name).given()
+            key = next((f"views.{name}.{k}" for k in ("jitter_strength", "jitter") if k in own),
+                       "views.jitter_strength" if views.jitter_strength != 1 else "views.jitter")
+            raise ConfigError(f"{key}: the {name} view's hue jitter {view.jitter[3]!r} x strength "
+                              f"{view.jitter_strength!r} = {hue:g} is more than 0.5 (half a turn "
+                              f"of the hue circle); lower the hue or the strength")
 
 
 def config_from_dict(data: dict[str, Any]) -> Config:

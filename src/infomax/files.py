@@ -147,6 +147,11 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     _atomic_write(Path(path), lambda f: f.write(text.encode()))
 
 
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """``Path(path).write_bytes(data)``, whole or not at all."""
+    _atomic_write(Path(path), lambda f: f.write(data))
+
+
 def check_archive(path: str | Path) -> None:
     """UnreadableCheckpointError unless ``path`` is a whole zip archive (torch.save's
     format) in which every record matches its CRC-32. Reads the whole file (about a

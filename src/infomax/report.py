@@ -630,7 +630,7 @@ def write_report(run_dir: str | Path, checkpoint: str | Path | None = None,
                                               max_points, seed, what)
     _say(progress, "nearest-neighbour retrieval")
     images = DataSource.resolve(cfg.data, fs.data, data_dir).build(
-        "test", geometric_test_view(fs.info))
+        "test", geometric_test_view(fs.info, cfg.views))
     retrieval, precision = plot_retrieval(features, labels, images, names,
                                           out / "retrieval.png", seed, what)
 

@@ -5,8 +5,10 @@ workers then only run the cheap uint8 geometric part (``TwoViews(info, photometr
 and the training step's batch goes through this module on the GPU (or the CPU when there is
 none), see ``PretrainData.on_after_batch_transfer``. Every sample draws its own parameters:
 whether jitter and grayscale apply, the four jitter factors, and with ``strong`` the
-RandAugment operations and their signs. The probabilities and jitter factors are the
-constants of ``views``.
+RandAugment operations and their signs. The probabilities, jitter factors, blur and
+solarization follow the run's ``views`` config section (one ``DevicePhotometric`` per view
+where ``views.first`` / ``views.second`` set photometric keys of their own); the defaults
+are the constants of ``views``.
 
 What differs from torchvision's ``photometric_view`` (checked against kornia 0.9.0):
 
@@ -26,6 +28,12 @@ What differs from torchvision's ``photometric_view`` (checked against kornia 0.9
   turns: the same shift). kornia's grayscale weights are 0.299 / 0.587 / 0.114 against
   torchvision's 0.2989 / 0.587 / 0.114.
 * Random grayscale: the same weights as above, in float (torchvision truncates to uint8).
+* Gaussian blur (``views.blur_p``): kornia's ``RandomGaussianBlur`` with the kernel size and
+  sigma range of the torchvision view and the same reflect padding, in float (torchvision
+  rounds the result to uint8).
+* Solarization (``views.solarize_p``): kornia's ``RandomSolarize`` at the fixed threshold
+  127.5 / 255 with no addition, which inverts the same pixels as torchvision's threshold
+  128 on uint8 (values >= 128 of 255).
 * RandAugment (``strong``): kornia's ``RandAugment`` with ``n=2, m=9``, the number of
   operations and magnitude of torchvision's defaults (``num_ops=2``, ``magnitude=9`` of 31
   bins, the same fraction 9/30 of each range), but with kornia's own policy, which is not
@@ -59,8 +67,10 @@ import torch
 from kornia.augmentation.auto import RandAugment
 from torch import nn
 
+from infomax.config import ViewsConfig
 from infomax.data.registry import DatasetInfo
-from infomax.data.views import GRAYSCALE_P, JITTER, JITTER_P
+from infomax.data.views import (GRAYSCALE_P, JITTER, JITTER_P, SOLARIZE_THRESHOLD,
+                                blur_kernel_size, jitter_values)
 
 __all__ = ["DevicePhotometric"]
 
@@ -113,25 +123,43 @@ class DevicePhotometric(nn.Module):
 
     Steps: (``strong``) RandAugment on [0, 1] floats, color jitter with p = ``jitter_p``
     (brightness and contrast only for 1-channel data), random grayscale with
-    p = ``grayscale_p`` (3-channel data only), normalization with ``info.mean`` and
-    ``info.std``. The module docstring lists what differs from torchvision's version.
-    Random parameters come from torch's global CPU generator (kornia's default).
+    p = ``grayscale_p`` (3-channel data only), Gaussian blur and solarization when
+    ``views`` asks for them, normalization with ``info.mean`` and ``info.std``. ``views``
+    (a ``ViewsConfig``, or one view's ``views.for_view(i)``; None: the defaults) gives the
+    jitter, its strength and every probability; ``jitter_p`` and ``grayscale_p``, when
+    given, override its. A step whose probability is 0 is left out. The module docstring
+    lists what differs from torchvision's version. Random parameters come from torch's
+    global CPU generator (kornia's default).
     """
 
-    def __init__(self, info: DatasetInfo, strong: bool = False, *, jitter_p: float = JITTER_P,
-                 grayscale_p: float = GRAYSCALE_P) -> None:
+    def __init__(self, info: DatasetInfo, strong: bool = False, *,
+                 jitter_p: float | None = None, grayscale_p: float | None = None,
+                 views: ViewsConfig | None = None) -> None:
         super().__init__()
+        views = ViewsConfig() if views is None else views
+        jitter_p = views.jitter_p if jitter_p is None else jitter_p
+        grayscale_p = views.grayscale_p if grayscale_p is None else grayscale_p
         self.channels = info.channels
         self.strong = strong
         self.randaugment = _PerSampleRandAugment() if strong else None
-        brightness, contrast, saturation, hue = JITTER
+        brightness, contrast, saturation, hue = jitter_values(views)
         steps: list[nn.Module] = []
         if info.channels == 1:
             # Saturation and hue leave 1-channel images alone (as in photometric_view).
-            steps.append(K.ColorJitter(brightness, contrast, p=jitter_p))
+            if jitter_p > 0 and any((brightness, contrast)):
+                steps.append(K.ColorJitter(brightness, contrast, p=jitter_p))
         else:
-            steps.append(K.ColorJitter(brightness, contrast, saturation, hue, p=jitter_p))
-            steps.append(K.RandomGrayscale(p=grayscale_p))
+            if jitter_p > 0 and any((brightness, contrast, saturation, hue)):
+                steps.append(K.ColorJitter(brightness, contrast, saturation, hue, p=jitter_p))
+            if grayscale_p > 0:
+                steps.append(K.RandomGrayscale(p=grayscale_p))
+        if views.blur_p > 0:
+            steps.append(K.RandomGaussianBlur(blur_kernel_size(info.image_size),
+                                              tuple(views.blur_sigma), p=views.blur_p))
+        if views.solarize_p > 0:
+            threshold = (SOLARIZE_THRESHOLD - 0.5) / 255
+            steps.append(K.RandomSolarize(thresholds=(threshold, threshold),
+                                          additions=(0.0, 0.0), p=views.solarize_p))
         self.register_buffer("mean", torch.tensor(info.mean, dtype=torch.float32), persistent=False)
         self.register_buffer("std", torch.tensor(info.std, dtype=torch.float32), persistent=False)
         self.steps = nn.Sequential(*steps, K.Normalize(mean=self.mean, std=self.std))

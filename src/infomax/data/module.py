@@ -22,11 +22,11 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 
-from infomax.config import DataConfig
+from infomax.config import DataConfig, ViewsConfig
 from infomax.data.batch import Batch, BatchCollate
 from infomax.data.registry import DatasetInfo, ImageFileDataset
 from infomax.data.source import DataSource
-from infomax.data.views import TwoViews, geometric_test_view, test_view
+from infomax.data.views import PHOTOMETRIC_KEYS, TwoViews, geometric_test_view, test_view
 from infomax.dist import gather_objects, rank, world_size
 
 
@@ -172,15 +172,20 @@ class PretrainData(L.LightningDataModule):
     ``with_index`` the images' indices, with ``test_views`` their test-time views) and
     test-view validation batches ``(x, y)``.
 
+    The views follow ``views`` (the run's ``views`` section; None: the defaults).
     With ``cfg.augment_device`` the workers only crop and flip (uint8 views) and the
     photometric part runs on the training batches after their transfer to the device
-    (``on_after_batch_transfer``), batched with per-sample parameters (``DevicePhotometric``).
+    (``on_after_batch_transfer``), batched with per-sample parameters (``DevicePhotometric``;
+    ``device_augment`` for the first view, ``device_augment_second`` for the second when
+    its photometric settings are its own, else None: the same).
     """
 
     def __init__(self, cfg: DataConfig, seed: int = 0, pin_memory: bool | None = None,
-                 with_index: bool = False, test_views: bool = False) -> None:
+                 with_index: bool = False, test_views: bool = False,
+                 views: ViewsConfig | None = None) -> None:
         super().__init__()
         self.cfg = cfg
+        self.views = ViewsConfig() if views is None else views
         self.with_index = with_index
         self.test_views = test_views
         self.seed = seed
@@ -206,10 +211,16 @@ class PretrainData(L.LightningDataModule):
         self._files: list[ImageFileDataset] = []  # image folders: their unreadable files
         self._unreadable: set[str] = set()  # found by any process, as of the last checkpoint
         self.device_augment: Any = None
+        self.device_augment_second: Any = None
         if cfg.augment_device:
             from infomax.data.device_views import DevicePhotometric  # imports kornia
 
-            self.device_augment = DevicePhotometric(self.info, strong=cfg.augment == "strong")
+            strong = cfg.augment == "strong"
+            first, second = self.views.for_view(0), self.views.for_view(1)
+            self.device_augment = DevicePhotometric(self.info, strong=strong, views=first)
+            if any(getattr(first, k) != getattr(second, k) for k in PHOTOMETRIC_KEYS):
+                self.device_augment_second = DevicePhotometric(self.info, strong=strong,
+                                                               views=second)
 
     @property
     def has_labels(self) -> bool:
@@ -220,7 +231,8 @@ class PretrainData(L.LightningDataModule):
         if self._train is None:
             views = TwoViews(self.info, strong=self.cfg.augment == "strong",
                              photometric=not self.cfg.augment_device,
-                             with_test_view=self.test_views and not self.separate_eval)
+                             with_test_view=self.test_views and not self.separate_eval,
+                             views=self.views)
             skip = not self.cfg.strict
             train = self.source.build("pretrain", views, skip_unreadable=skip)
             self.description = getattr(train, "description", "")
@@ -230,12 +242,14 @@ class PretrainData(L.LightningDataModule):
             built = [train]
             if self.eval_source is not None:
                 info = self.eval_source.info
-                clean = geometric_test_view(info) if self.cfg.augment_device else test_view(info)
+                clean = (geometric_test_view(info, self.views) if self.cfg.augment_device
+                         else test_view(info, self.views))
                 if self.separate_eval:
                     self._probe_items = self.eval_source.build("train", clean,
                                                                skip_unreadable=skip)
                     built.append(self._probe_items)
-                val = self.eval_source.build("test", test_view(info), skip_unreadable=skip)
+                val = self.eval_source.build("test", test_view(info, self.views),
+                                             skip_unreadable=skip)
                 self._val = fixed_subset(val, self.cfg.val_subset, self.seed)
                 built.append(val)
             self._files = [d for d in built if isinstance(d, ImageFileDataset)]
@@ -318,8 +332,11 @@ class PretrainData(L.LightningDataModule):
         aug = self.device_augment
         if aug is None or self.trainer is None or not self.trainer.training:
             return batch
+        second = self.device_augment_second or aug
         x1, x2 = batch.views
-        if aug.mean.device != x1.device:
-            aug.to(x1.device)
+        for module in {id(aug): aug, id(second): second}.values():
+            if module.mean.device != x1.device:
+                module.to(x1.device)
         test = None if batch.test_view is None else aug.normalize(batch.test_view)
-        return Batch((aug(x1), aug(x2)), batch.labels, test, batch.index, batch.probe_source)
+        return Batch((aug(x1), second(x2)), batch.labels, test, batch.index,
+                     batch.probe_source)

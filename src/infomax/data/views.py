@@ -1,17 +1,28 @@
-"""Augmented views of an image (AMDIM spec, section 1), built on torchvision.transforms.v2.
+"""Augmented views of an image, built on torchvision.transforms.v2 from a run's ``views``
+config section (``infomax.config.ViewsConfig``; its defaults are AMDIM's, spec section 1).
 
 Inputs are uint8 image tensors (C, H, W) as the data sets in ``infomax.data.registry`` yield
-them (PIL images and numpy HWC arrays are converted first). Outputs are float32 tensors
-(C, S, S), S = ``info.image_size``, normalized with the data set's mean and std.
+them (PIL images and numpy HWC arrays are converted first; an image with another number of
+channels than ``info.channels`` is converted: 1 -> 3 by repeating, 3 -> 1 to luminance).
+Outputs are float32 tensors (C, S, S), S = ``info.image_size`` (any size), normalized with
+the data set's mean and std.
 
 A training view is a geometric part (``geometric_view``: zero padding 28 -> 32 for the
 grayscale sets, then a random translation or random resized crop, all on uint8) followed by a
-photometric part (``photometric_view``: optional RandAugment, color jitter with p = 0.8,
-random grayscale with p = 0.25 for 3-channel data, scaling to [0, 1] and normalization).
+photometric part (``photometric_view``: optional RandAugment, color jitter, random grayscale
+for 3-channel data, then, when their probability is not 0, Gaussian blur and solarization,
+scaling to [0, 1] and normalization). A step whose probability is 0 is left out of the
+pipeline (it draws nothing from the RNG), so the defaults draw exactly what AMDIM's views do.
 The horizontal flip is not part of a single view: ``TwoViews`` draws it once per image and
-applies it before both views. ``TwoViews(info, photometric=False)`` stops after the geometric
-part (uint8 views); ``infomax.data.device_views.DevicePhotometric`` then runs the photometric
-part batched on the accelerator.
+applies it before both views (``views.flip_shared``; else each view draws its own).
+``TwoViews(info, photometric=False)`` stops after the geometric part (uint8 views);
+``infomax.data.device_views.DevicePhotometric`` then runs the photometric part batched on
+the accelerator.
+
+Every function takes an optional ``views`` (a ``ViewsConfig``; None: the defaults). The
+per-view sections ``views.first`` and ``views.second`` reach the view they name through
+``TwoViews``; the single-view functions use the shared settings (or pass
+``views.for_view(i)``).
 
 All transforms are module-level classes, so they pickle for DataLoader workers.
 """
@@ -25,34 +36,78 @@ import torch
 from torchvision.transforms import InterpolationMode, v2
 from torchvision.transforms.v2 import functional as F
 
+from infomax.config import ViewsConfig
 from infomax.data.registry import DatasetInfo
 
 __all__ = [
     "AsImageTensor",
+    "FitToSize",
+    "ToChannels",
     "TwoViews",
+    "blur_kernel_size",
     "geometric_view",
     "photometric_view",
     "geometric_test_view",
+    "test_resize",
     "test_view",
+    "to_channels",
     "train_view",
 ]
 
-# Numbers of spec section 1.
-TRANSLATE_PX = 4  # 32 px: translation by up to 4 px in x and y ...
-TRANSLATE_P = 0.8  # ... applied with this probability
-CROP_SCALE = (0.3, 1.0)  # 64 / 128 px random resized crop
-CROP_RATIO = (0.7, 1.4)
+# Numbers of spec section 1: the defaults of the views config section.
+_DEFAULTS = ViewsConfig()
+TRANSLATE_PX = _DEFAULTS.translate_px  # 32 px: translation by up to 4 px in x and y ...
+TRANSLATE_P = _DEFAULTS.translate_p  # ... applied with this probability
+CROP_SCALE = tuple(_DEFAULTS.crop_scale)  # 64 / 128 px random resized crop
+CROP_RATIO = tuple(_DEFAULTS.crop_ratio)
 TEST_RESIZE = {64: 70, 128: 146}  # resize before the center crop of the test view
-JITTER = (0.4, 0.4, 0.4, 0.2)  # brightness, contrast, saturation, hue
-JITTER_P = 0.8
-GRAYSCALE_P = 0.25
-FLIP_P = 0.5
+JITTER = tuple(_DEFAULTS.jitter)  # brightness, contrast, saturation, hue
+JITTER_P = _DEFAULTS.jitter_p
+GRAYSCALE_P = _DEFAULTS.grayscale_p
+FLIP_P = _DEFAULTS.flip_p
+SOLARIZE_THRESHOLD = 128  # of 255: pixels at or above it are inverted
+# The keys of the views section that the photometric part reads.
+PHOTOMETRIC_KEYS = ("jitter", "jitter_strength", "jitter_p", "grayscale_p", "blur_p",
+                    "blur_sigma", "solarize_p")
+
+
+def to_channels(img: torch.Tensor, channels: int | None) -> torch.Tensor:
+    """A uint8 (C, H, W) image with ``channels`` channels: 1 -> 3 by repeating, 3 -> 1 to
+    luminance (torchvision's rgb_to_grayscale); the image itself when it has them already."""
+    if channels is None or img.shape[0] == channels:
+        return img
+    if img.shape[0] == 1 and channels == 3:
+        return img.expand(3, -1, -1).contiguous()
+    if img.shape[0] == 3 and channels == 1:
+        return F.rgb_to_grayscale(img, num_output_channels=1)
+    raise ValueError(f"cannot turn a {img.shape[0]}-channel image into a {channels}-channel one")
+
+
+class ToChannels:
+    """``to_channels(img, channels)`` as a transform."""
+
+    def __init__(self, channels: int) -> None:
+        self.channels = channels
+
+    def __call__(self, img: torch.Tensor) -> torch.Tensor:
+        return to_channels(img, self.channels)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(channels={self.channels})"
 
 
 class AsImageTensor:
-    """Pass a (C, H, W) tensor through; turn a PIL image or numpy (H, W[, C]) array into one."""
+    """Pass a (C, H, W) tensor through; turn a PIL image or numpy (H, W[, C]) array into one.
+    With ``channels``, the image is then given that many channels (``to_channels``)."""
+
+    def __init__(self, channels: int | None = None) -> None:
+        self.channels = channels
 
     def __call__(self, img):
+        return to_channels(self._tensor(img), self.channels)
+
+    @staticmethod
+    def _tensor(img):
         if isinstance(img, torch.Tensor):
             if img.ndim == 2:
                 return img.unsqueeze(0)
@@ -67,12 +122,36 @@ class AsImageTensor:
         return F.pil_to_tensor(img)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}()"
+        shown = "" if self.channels is None else f"channels={self.channels}"
+        return f"{type(self).__name__}({shown})"
 
 
-def _check_size(info: DatasetInfo) -> None:
-    if info.image_size not in (32, 64, 128):
-        raise ValueError(f"no views for image size {info.image_size}; sizes with views: 32, 64, 128")
+class FitToSize:
+    """An image of ``size`` x ``size`` passes unchanged; any other is resized (shorter side
+    to ``size``, bicubic, antialiased) and center-cropped to ``size`` x ``size``. For the
+    steps that expect the image at its size already (the translation, the 32 px test
+    view)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+    def __call__(self, img: torch.Tensor) -> torch.Tensor:
+        if tuple(img.shape[-2:]) == (self.size, self.size):
+            return img
+        img = F.resize(img, self.size, interpolation=InterpolationMode.BICUBIC, antialias=True)
+        return F.center_crop(img, self.size)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(size={self.size})"
+
+
+def _views(views: ViewsConfig | None) -> ViewsConfig:
+    return _DEFAULTS if views is None else views
+
+
+def _natural_size(info: DatasetInfo) -> int:
+    """The side of the images the data set's views start from (28 for the padded sets)."""
+    return 28 if info.pad_to_32 else info.image_size
 
 
 def _pad(info: DatasetInfo) -> list:
@@ -80,33 +159,48 @@ def _pad(info: DatasetInfo) -> list:
     return [v2.Pad(2, fill=0)] if info.pad_to_32 else []
 
 
-def geometric_view(info: DatasetInfo) -> v2.Compose:
+def _translates(info: DatasetInfo, views: ViewsConfig) -> bool:
+    return views.crop == "translate" or (views.crop == "auto" and info.image_size == 32)
+
+
+def geometric_view(info: DatasetInfo, views: ViewsConfig | None = None) -> v2.Compose:
     """The geometric part of a training view, on uint8 (no flip): output (C, S, S) uint8."""
-    _check_size(info)
+    views = _views(views)
     size = info.image_size
-    if size == 32:
-        move = v2.RandomApply(
-            [v2.RandomCrop(32, padding=TRANSLATE_PX, padding_mode="reflect")], p=TRANSLATE_P
-        )
+    steps: list = [AsImageTensor(info.channels)]
+    if _translates(info, views):
+        steps += [FitToSize(_natural_size(info)), *_pad(info)]
+        if views.translate_px > 0 and views.translate_p > 0:
+            crop = v2.RandomCrop(size, padding=views.translate_px, padding_mode="reflect")
+            steps.append(v2.RandomApply([crop], p=views.translate_p))
     else:
-        move = v2.RandomResizedCrop(
+        steps += [*_pad(info), v2.RandomResizedCrop(
             size,
-            scale=CROP_SCALE,
-            ratio=CROP_RATIO,
+            scale=tuple(views.crop_scale),
+            ratio=tuple(views.crop_ratio),
             interpolation=InterpolationMode.BICUBIC,
             antialias=True,
-        )
-    return v2.Compose([AsImageTensor(), *_pad(info), move])
+        )]
+    return v2.Compose(steps)
 
 
-def geometric_test_view(info: DatasetInfo) -> v2.Compose:
-    """The geometric part of the test view, on uint8: output (C, S, S) uint8."""
-    _check_size(info)
+def test_resize(size: int) -> int:
+    """The side the test view resizes the shorter image side to before its center crop:
+    AMDIM's 70 / 146 at 64 / 128 px, else ``size * 8 / 7`` rounded (224 -> 256)."""
+    return TEST_RESIZE.get(size, round(size * 8 / 7))
+
+
+def geometric_test_view(info: DatasetInfo, views: ViewsConfig | None = None) -> v2.Compose:
+    """The geometric part of the test view, on uint8: output (C, S, S) uint8. (No key of
+    ``views`` changes it: it depends on the image size and channels only.)"""
     size = info.image_size
-    steps: list = [AsImageTensor(), *_pad(info)]
-    if size != 32:
+    steps: list = [AsImageTensor(info.channels)]
+    if size == 32:
+        steps += [FitToSize(_natural_size(info)), *_pad(info)]
+    else:
         steps += [
-            v2.Resize(TEST_RESIZE[size], interpolation=InterpolationMode.BICUBIC, antialias=True),
+            *_pad(info),
+            v2.Resize(test_resize(size), interpolation=InterpolationMode.BICUBIC, antialias=True),
             v2.CenterCrop(size),
         ]
     return v2.Compose(steps)
@@ -116,34 +210,61 @@ def _to_normalized(info: DatasetInfo) -> list:
     return [v2.ToDtype(torch.float32, scale=True), v2.Normalize(list(info.mean), list(info.std))]
 
 
-def photometric_view(info: DatasetInfo, strong: bool = False) -> v2.Compose:
+def blur_kernel_size(image_size: int) -> int:
+    """The Gaussian blur's kernel side: the odd number nearest 10% of the image side (SimCLR)."""
+    return max(1, 2 * round((image_size / 10 - 1) / 2) + 1)
+
+
+def jitter_values(views: ViewsConfig) -> tuple[float, float, float, float]:
+    """brightness, contrast, saturation and hue of the color jitter, times its strength."""
+    return tuple(v * views.jitter_strength for v in views.jitter)  # type: ignore[return-value]
+
+
+def _maybe(transform, p: float) -> list:
+    """``transform`` applied with probability ``p``: left out at 0, unconditional at 1."""
+    if p <= 0:
+        return []
+    return [transform] if p >= 1 else [v2.RandomApply([transform], p=p)]
+
+
+def photometric_view(info: DatasetInfo, strong: bool = False,
+                     views: ViewsConfig | None = None) -> v2.Compose:
     """The photometric part of a training view: uint8 (C, H, W) in, normalized float32 out.
 
     On 1-channel images torchvision's saturation and hue adjustments return the image
     unchanged, so for 1-channel data the jitter is brightness and contrast only (the same
     result without drawing the two unused factors) and random grayscale is left out.
     """
-    steps: list = [AsImageTensor()]
+    views = _views(views)
+    steps: list = [AsImageTensor(info.channels)]
     if strong:
         steps.append(v2.RandAugment())
-    brightness, contrast, saturation, hue = JITTER
-    if info.channels == 1:
-        steps.append(v2.RandomApply([v2.ColorJitter(brightness, contrast)], p=JITTER_P))
-    else:
-        steps.append(v2.RandomApply([v2.ColorJitter(brightness, contrast, saturation, hue)], p=JITTER_P))
-        steps.append(v2.RandomGrayscale(p=GRAYSCALE_P))
+    brightness, contrast, saturation, hue = jitter_values(views)
+    if info.channels != 1 and views.jitter_p > 0 and any((brightness, contrast, saturation, hue)):
+        steps.append(v2.RandomApply([v2.ColorJitter(brightness, contrast, saturation, hue)],
+                                    p=views.jitter_p))
+    elif info.channels == 1 and views.jitter_p > 0 and any((brightness, contrast)):
+        steps.append(v2.RandomApply([v2.ColorJitter(brightness, contrast)], p=views.jitter_p))
+    if info.channels != 1 and views.grayscale_p > 0:
+        steps.append(v2.RandomGrayscale(p=views.grayscale_p))
+    if views.blur_p > 0:
+        kernel = blur_kernel_size(info.image_size)
+        steps += _maybe(v2.GaussianBlur(kernel, sigma=tuple(views.blur_sigma)), views.blur_p)
+    if views.solarize_p > 0:
+        steps.append(v2.RandomSolarize(SOLARIZE_THRESHOLD, p=views.solarize_p))
     steps += _to_normalized(info)
     return v2.Compose(steps)
 
 
-def train_view(info: DatasetInfo, strong: bool = False) -> Callable:
+def train_view(info: DatasetInfo, strong: bool = False,
+               views: ViewsConfig | None = None) -> Callable:
     """One augmented training view (without the flip): uint8 (C, H, W) -> float32 (C, S, S)."""
-    return v2.Compose([geometric_view(info), photometric_view(info, strong)])
+    return v2.Compose([geometric_view(info, views), photometric_view(info, strong, views)])
 
 
-def test_view(info: DatasetInfo) -> Callable:
+def test_view(info: DatasetInfo, views: ViewsConfig | None = None) -> Callable:
     """The deterministic test-time view: uint8 (C, H, W) -> float32 (C, S, S), normalized."""
-    return v2.Compose([geometric_test_view(info), *_to_normalized(info)])
+    return v2.Compose([geometric_test_view(info, views), *_to_normalized(info)])
 
 
 # pytest would collect ``test_view`` as a test wherever it is imported into a test module.
@@ -152,6 +273,12 @@ test_view.__test__ = False
 
 class TwoViews:
     """The pretraining transform: one flip decision per image, then two independent views.
+
+    With ``views.flip_shared`` (the default) one flip is drawn per image and applied before
+    both views; without it each view draws its own (with its ``flip_p``) right before it.
+    The views are built from ``views.for_view(0)`` and ``views.for_view(1)``: the shared
+    settings with ``views.first`` / ``views.second`` applied (one pipeline when they are the
+    same).
 
     With ``photometric=False`` the views are only the geometric part (``geometric_view``):
     uint8 (C, S, S) tensors, for a photometric part run later on the batch
@@ -162,24 +289,43 @@ class TwoViews:
     """
 
     def __init__(self, info: DatasetInfo, strong: bool = False, photometric: bool = True,
-                 with_test_view: bool = False):
+                 with_test_view: bool = False, views: ViewsConfig | None = None):
+        views = _views(views)
         self.info = info
         self.strong = strong
         self.photometric = photometric
-        self.flip_p = FLIP_P
-        self.to_image = AsImageTensor()
-        self.view = train_view(info, strong) if photometric else geometric_view(info)
+        self.flip_shared = views.flip_shared
+        self.flip_p = views.flip_p
+        self.to_image = AsImageTensor(info.channels)
+        settings = (views.for_view(0), views.for_view(1))
+        self.flip_ps = tuple(s.flip_p for s in settings)
+
+        def build(s: ViewsConfig):
+            return train_view(info, strong, s) if photometric else geometric_view(info, s)
+
+        first = build(settings[0])
+        self.views = (first, first if settings[0] == settings[1] else build(settings[1]))
+        self.view = first
         self.test_view = None
         if with_test_view:
-            self.test_view = test_view(info) if photometric else geometric_test_view(info)
+            self.test_view = test_view(info, views) if photometric else geometric_test_view(info, views)
 
     def __call__(self, img) -> tuple[torch.Tensor, ...]:
         img = self.to_image(img)
         clean = (self.test_view(img),) if self.test_view is not None else ()
-        if torch.rand(()).item() < self.flip_p:
-            img = F.horizontal_flip(img)
-        return (self.view(img), self.view(img), *clean)
+        if self.flip_shared:
+            if torch.rand(()).item() < self.flip_p:
+                img = F.horizontal_flip(img)
+            return (self.views[0](img), self.views[1](img), *clean)
+        out = []
+        for view, p in zip(self.views, self.flip_ps):
+            flip = torch.rand(()).item() < p
+            out.append(view(F.horizontal_flip(img) if flip else img))
+        return (*out, *clean)
 
     def __repr__(self) -> str:
         clean = f", test_view={self.test_view}" if self.test_view is not None else ""
-        return f"{type(self).__name__}(flip_p={self.flip_p}, view={self.view}{clean})"
+        flip = f"flip_p={self.flip_p}" if self.flip_shared else f"flip_p={self.flip_ps} per view"
+        views = (f"view={self.views[0]}" if self.views[0] is self.views[1]
+                 else f"views=({self.views[0]}, {self.views[1]})")
+        return f"{type(self).__name__}({flip}, {views}{clean})"

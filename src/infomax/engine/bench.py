@@ -90,9 +90,11 @@ def measure_loader(cfg: Config, num_workers: int, batches: int = 30,
 
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     data = PretrainData(dataclasses.replace(cfg.data, num_workers=num_workers),
-                        seed=cfg.train.seed)
+                        seed=cfg.train.seed, views=cfg.views)
     data.setup()
     aug = data.device_augment.to(dev) if data.device_augment is not None else None
+    aug_second = (data.device_augment_second.to(dev) if data.device_augment_second is not None
+                  else aug)
     if warmup is None:
         warmup = 2 * max(1, num_workers) * 2 + 1  # 2 = DataLoader's default prefetch_factor
     loader = data.train_dataloader()
@@ -110,7 +112,7 @@ def measure_loader(cfg: Config, num_workers: int, batches: int = 30,
         batch = next(it)
         x1, x2 = (x.to(dev, non_blocking=True) for x in batch.views)
         if aug is not None:
-            x1, x2 = aug(x1), aug(x2)
+            x1, x2 = aug(x1), aug_second(x2)
         images += len(batch)
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)

@@ -1,8 +1,8 @@
 """What a resumed run may change, and the check of a resume against the checkpoint.
 
 A resume continues one run: the network and the data it was trained on stay as they were
-(``method``, ``model.*``, the method's own sections, the data set, its batch size and
-views, the seed, the averaged probes' weights); its schedule, length, precision,
+(``method``, ``model.*``, the method's own sections, the data set, its batch size, the
+``views`` section, the seed, the averaged probes' weights); its schedule, length, precision,
 evaluation, logging and workers may change. Changed rates and schedules take effect in
 the restored optimizer and scheduler (``SSLMethod.on_load_checkpoint``).
 """
@@ -15,7 +15,9 @@ from typing import Any
 from infomax.config import Config
 from infomax.errors import InfomaxError
 
-# Keys (or whole sections, ending in ".") a resume may change.
+# Keys (or whole sections, ending in ".") a resume may change. Every other key is fixed:
+# method, model.*, the methods' sections, views.* (the augmentations the run trains on) and
+# the data settings not listed here.
 CHANGEABLE = ("preset", "optim.", "train.", "probe.", "data.num_workers", "data.dir",
               "data.download", "data.strict", "data.val_subset")
 # Exceptions to the sections above: these fix the run's data order or its state's shape.

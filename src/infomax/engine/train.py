@@ -329,7 +329,7 @@ def _pretrain_locked(cfg: Config, resume: str | None, progress: bool, overwrite:
     L.seed_everything(cfg.train.seed, workers=True, verbose=False)
     data = PretrainData(cfg.data, seed=cfg.train.seed,
                         with_index=METHODS[cfg.method].needs_index,
-                        test_views=cfg.probe.online_view == "test")
+                        test_views=cfg.probe.online_view == "test", views=cfg.views)
     data.setup()
     if main and data.description:
         print(f"infomax: {data.description}", file=sys.stderr)

@@ -107,7 +107,7 @@ def checkpoint_features(checkpoint: str | Path, split: str, data: str | None = N
         model = load_method(ckpt)
     source = resolve_probe_data(model, data, data_dir)
     name, info = source.name, source.info
-    view = repr(test_view(info))
+    view = repr(test_view(info, model.cfg.views))
     path = ckpt.parent / "features" / f"{_slug(ckpt.stem)}-{_slug(name)}-{split}.pt"
     key = _cache_key(ckpt, name, split, view)
     if cache and path.is_file():
@@ -122,7 +122,7 @@ def checkpoint_features(checkpoint: str | Path, split: str, data: str | None = N
     encoder = model.encoder.eval()
     if cfg.train.channels_last:
         encoder.to(memory_format=torch.channels_last)
-    dataset = source.build(split, test_view(info))
+    dataset = source.build(split, test_view(info, cfg.views))
     workers = cfg.data.num_workers if num_workers is None else num_workers
     feats, labels = extract_features(encoder.embed, dataset, batch_size=batch_size,
                                      num_workers=workers, desc=f"{split} features",
