@@ -364,3 +364,20 @@ def test_two_views_in_dataloader_workers():
     assert len(batches) == 3
     (a, b), labels = batches[0]
     assert a.shape == b.shape == (4, 1, 32, 32) and labels.tolist() == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize("size, side", [(224, 256), (96, 110)], ids=["224", "96"])
+def test_views_of_other_sizes_crop_and_the_test_view_resizes_to_8_7(size, side):
+    """Sizes beyond the spec's (224 for ImageNet and ResNets, any other >= 32): the random
+    resized crop of 64 and 128 px, and a test view resizing to 256 for 224 (8/7 of the crop
+    for the others) before the center crop."""
+    info = DatasetInfo("imagefolder:/data/x", size, 3, 5, IMAGENET_MEAN, IMAGENET_STD, False)
+    x = random_image(3, side + 20, side, seed=21)
+    assert isinstance(views.geometric_view(info).transforms[-1], v2.RandomResizedCrop)
+    a, b = views.TwoViews(info)(x)
+    assert a.shape == b.shape == (3, size, size) and a.dtype == torch.float32
+    top, left = (side + 20 - size) // 2, (side - size) // 2
+    expected = normalized(x[:, top: top + size, left: left + size], info)
+    assert torch.allclose(views.test_view(info)(x), expected, atol=1e-5)
+    with pytest.raises(ValueError, match="32 px or larger"):
+        views.geometric_view(DatasetInfo("x", 28, 3, 5, IMAGENET_MEAN, IMAGENET_STD, False))
