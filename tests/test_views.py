@@ -381,3 +381,19 @@ def test_views_of_other_sizes_crop_and_the_test_view_resizes_to_8_7(size, side):
     assert torch.allclose(views.test_view(info)(x), expected, atol=1e-5)
     with pytest.raises(ValueError, match="32 px or larger"):
         views.geometric_view(DatasetInfo("x", 28, 3, 5, IMAGENET_MEAN, IMAGENET_STD, False))
+
+
+def test_32px_views_of_images_of_other_sizes_fit_them_to_32_first():
+    """Image folders and ImageNet at data.image_size=32: the shorter side resized to 32
+    and the center crop, then the translation; 32 x 32 images are left as they are."""
+    info = DatasetInfo("imagefolder:/data/x", 32, 3, 5, IMAGENET_MEAN, IMAGENET_STD, False)
+    x = random_image(3, 45, 60, seed=22)
+    fitted = F.center_crop(F.resize(x, 32, interpolation=InterpolationMode.BICUBIC,
+                                    antialias=True), [32, 32])
+    assert torch.equal(views.geometric_test_view(info)(x), fitted)
+    assert torch.allclose(views.test_view(info)(x), normalized(fitted, info), atol=1e-5)
+    for _ in range(5):
+        a, b = views.TwoViews(info)(x)
+        assert a.shape == b.shape == (3, 32, 32)
+    square = random_image(3, 32, 32, seed=23)
+    assert views.FitTo(32)(square) is square

@@ -5,8 +5,9 @@ them (PIL images and numpy HWC arrays are converted first). Outputs are float32 
 (C, S, S), S = ``info.image_size``, normalized with the data set's mean and std.
 
 A training view is a geometric part (``geometric_view``: zero padding 28 -> 32 for the
-grayscale sets, then a random translation at 32 px or a random resized crop at any other size
-of at least 32 px, all on uint8) followed by a
+grayscale sets, then a random translation at 32 px, of images made 32 x 32 first where they
+are not, or a random resized crop at any other size of at least 32 px, all on uint8)
+followed by a
 photometric part (``photometric_view``: optional RandAugment, color jitter with p = 0.8,
 random grayscale with p = 0.25 for 3-channel data, scaling to [0, 1] and normalization).
 The horizontal flip is not part of a single view: ``TwoViews`` draws it once per image and
@@ -30,6 +31,7 @@ from infomax.data.registry import DatasetInfo
 
 __all__ = [
     "AsImageTensor",
+    "FitTo",
     "TwoViews",
     "geometric_view",
     "photometric_view",
@@ -88,15 +90,35 @@ def _pad(info: DatasetInfo) -> list:
     return [v2.Pad(2, fill=0)] if info.pad_to_32 else []
 
 
+class FitTo:
+    """32 px views of images of other sizes (image folders, ImageNet): the shorter side
+    resized to ``size`` (bicubic, antialiased), then the center ``size`` x ``size`` crop.
+    Images already ``size`` x ``size`` (CIFAR, padded Fashion-MNIST) pass unchanged."""
+
+    def __init__(self, size: int):
+        self.size = size
+
+    def __call__(self, img: torch.Tensor) -> torch.Tensor:
+        if tuple(img.shape[-2:]) == (self.size, self.size):
+            return img
+        img = F.resize(img, self.size, interpolation=InterpolationMode.BICUBIC, antialias=True)
+        return F.center_crop(img, [self.size, self.size])
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.size})"
+
+
 def geometric_view(info: DatasetInfo) -> v2.Compose:
     """The geometric part of a training view, on uint8 (no flip): output (C, S, S) uint8."""
     _check_size(info)
     size = info.image_size
     if size == 32:
+        fit = [FitTo(32)]
         move = v2.RandomApply(
             [v2.RandomCrop(32, padding=TRANSLATE_PX, padding_mode="reflect")], p=TRANSLATE_P
         )
     else:
+        fit = []
         move = v2.RandomResizedCrop(
             size,
             scale=CROP_SCALE,
@@ -104,7 +126,7 @@ def geometric_view(info: DatasetInfo) -> v2.Compose:
             interpolation=InterpolationMode.BICUBIC,
             antialias=True,
         )
-    return v2.Compose([AsImageTensor(), *_pad(info), move])
+    return v2.Compose([AsImageTensor(), *_pad(info), *fit, move])
 
 
 def geometric_test_view(info: DatasetInfo) -> v2.Compose:
@@ -112,7 +134,9 @@ def geometric_test_view(info: DatasetInfo) -> v2.Compose:
     _check_size(info)
     size = info.image_size
     steps: list = [AsImageTensor(), *_pad(info)]
-    if size != 32:
+    if size == 32:
+        steps.append(FitTo(32))
+    else:
         steps += [
             v2.Resize(_resize_side(size), interpolation=InterpolationMode.BICUBIC, antialias=True),
             v2.CenterCrop(size),
