@@ -1060,3 +1060,7 @@ register_path_source(PathSourceEntry(
     IMAGEFOLDER_PREFIX, "<path>", _imagefolder_info, _build_imagefolder, _imagefolder_classes,
     "a folder of images, flat or nested (unlabeled), or with train/<class>/ and "
     "val/<class>/ (labeled)"))
+
+# ImageNet's official layout (imagenet:<root>): its module registers itself, importing from
+# this one (now complete).
+from infomax.data import imagenet as _imagenet  # noqa: E402,F401
