@@ -253,6 +253,41 @@ def test_a_process_waits_for_another_extracting_then_finds_the_folder(fresh, cap
     assert not extracting(err)  # it found the folder the other one made
 
 
+def _build_after(barrier, name: str, results) -> None:
+    barrier.wait()
+    results.put(len(build_dataset(name, "test", None)))
+
+
+def test_of_two_processes_at_once_one_extracts_and_the_other_waits(fresh, capfd, monkeypatch):
+    """As DDP's processes do: both build the split at the same moment."""
+    import multiprocessing
+
+    name = f"imagenet:{fresh}"
+    dataset_info(name)  # meta.bin
+    real = tv_imagenet.parse_val_archive
+
+    def slow(*args, **kwargs):  # long enough for the other process to find the lock held
+        time.sleep(0.5)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tv_imagenet, "parse_val_archive", slow)
+    capfd.readouterr()
+    context = multiprocessing.get_context("fork")
+    barrier, results = context.Barrier(2), context.Queue()
+    workers = [context.Process(target=_build_after, args=(barrier, name, results))
+               for _ in range(2)]
+    for w in workers:
+        w.start()
+    counts = [results.get(timeout=60) for _ in workers]
+    for w in workers:
+        w.join(10)
+    assert counts == [6, 6] and [w.exitcode for w in workers] == [0, 0]
+    err = capfd.readouterr().err
+    assert len(extracting(err)) == 1
+    # The other one waited, unless it came after the extraction (a loaded machine).
+    assert err.count("infomax: imagenet: waiting for another process extracting into") <= 1
+
+
 # ----------------------------------------------------------------------------- errors
 
 
@@ -352,3 +387,28 @@ def test_pretrain_with_online_probes_then_a_linear_probe(fresh, tmp_path, capfd,
         assert res["data"] == f"imagenet:{fresh}"
         assert res["train_images"] == 12 and res["test_images"] == 6
         assert 0.0 <= res["linear"]["top1"] <= 1.0
+
+
+def test_a_root_that_cannot_be_written_is_refused_in_one_line(fresh, monkeypatch):
+    real_open = os.open
+
+    def read_only(path, *args, **kwargs):
+        if str(path).endswith(LOCK_FILE):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", read_only)
+    with pytest.raises(DataNotFoundError) as e:
+        dataset_info(f"imagenet:{fresh}")
+    assert f"cannot write into {fresh} (PermissionError" in one_line(e.value)
+
+
+def test_without_file_locks_one_process_still_extracts(fresh, monkeypatch, capfd):
+    def no_locks(fd, operation):
+        raise OSError(37, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    assert len(build_dataset(f"imagenet:{fresh}", "test", None)) == 6
+    err = capfd.readouterr().err
+    assert f"infomax: imagenet: cannot lock {fresh / LOCK_FILE} (OSError" in err
+    assert len(extracting(err)) == 1

@@ -58,12 +58,26 @@ def _check_root(root: Path) -> None:
         raise DataNotFoundError(f"imagenet: {root} {what}; name {_EXPECTED}")
 
 
+def _lock(fd: int, path: Path) -> None:
+    """An exclusive flock on ``fd`` (the lock file ``path``), waiting for its holder."""
+    import fcntl
+
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            _note(f"waiting for another process extracting into {path.parent}")
+            fcntl.flock(fd, fcntl.LOCK_EX)
+    except OSError as exc:  # a file system without locks
+        _note(f"cannot lock {path} ({_short_reason(exc)}); extracting without a lock: lay "
+              f"{path.parent} out with one process (e.g. 'infomax data imagenet:{path.parent}') "
+              f"before starting several")
+
+
 @contextlib.contextmanager
 def _extract_lock(root: Path) -> Iterator[None]:
     """Held while this process lays out archives in ``root``; waits for another process
     (of this run or another) doing so."""
-    import fcntl
-
     path = root / LOCK_FILE
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
@@ -73,11 +87,7 @@ def _extract_lock(root: Path) -> Iterator[None]:
             f"extracted on first use; make it writable for the first run, or lay it out there "
             f"once with torchvision.datasets.ImageNet") from None
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            _note(f"waiting for another process extracting into {root}")
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        _lock(fd, path)
         yield
     finally:
         os.close(fd)  # releases the lock
