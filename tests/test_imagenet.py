@@ -240,7 +240,8 @@ def test_a_process_waits_for_another_extracting_then_finds_the_folder(fresh, cap
     fd = os.open(fresh / LOCK_FILE, os.O_RDWR | os.O_CREAT)
     fcntl.flock(fd, fcntl.LOCK_EX)  # "another process" extracts
     result = {}
-    waiter = threading.Thread(target=lambda: result.update(n=len(build_dataset(name, "test", None))))
+    waiter = threading.Thread(
+        target=lambda: result.update(n=len(build_dataset(name, "test", None))))
     waiter.start()
     time.sleep(0.5)
     assert waiter.is_alive() and "n" not in result
@@ -357,7 +358,8 @@ def test_a_damaged_meta_file_is_named(fresh):
     (fresh / META_FILE).write_bytes(b"junk")
     with pytest.raises(DataNotFoundError) as e:
         dataset_info(f"imagenet:{fresh}")
-    assert f"{fresh / META_FILE} cannot be read" in one_line(e.value) and "delete it" in str(e.value)
+    text = one_line(e.value)
+    assert f"{fresh / META_FILE} cannot be read" in text and "delete it" in text
 
 
 # ----------------------------------------------------------------------------- end to end
@@ -412,3 +414,46 @@ def test_without_file_locks_one_process_still_extracts(fresh, monkeypatch, capfd
     err = capfd.readouterr().err
     assert f"infomax: imagenet: cannot lock {fresh / LOCK_FILE} (OSError" in err
     assert len(extracting(err)) == 1
+
+
+# ----------------------------------------------------------------------------- the preset
+
+
+def test_the_preset_builds_a_resnet50_for_224_px_views():
+    from infomax.config import make_config
+    from infomax.data.registry import DatasetInfo
+    from infomax.data.views import TwoViews, test_view
+    from infomax.runs import build_method
+
+    cfg = make_config("imagenet-resnet50")
+    assert (cfg.method, cfg.model.encoder, cfg.data.image_size) == ("simclr", "resnet50", 224)
+    assert cfg.data.name == "imagenet:imagenet" and cfg.train.epochs == 100
+    assert cfg.optim.lr == 2e-4 and cfg.optim.betas == [0.8, 0.999]  # AMDIM's Adam
+    # Its runs are named after it; another method's are kept apart.
+    assert str(cfg.run_dir) == "runs/imagenet-resnet50"
+    other = make_config("imagenet-resnet50", ["method=moco"])
+    assert other.run_dir.name == "imagenet-resnet50-moco"
+    info = DatasetInfo("imagenet:/data/imagenet", 224, 3, 1000, IMAGENET_MEAN, IMAGENET_STD,
+                       False)
+    model = build_method(cfg, info).eval()
+    assert sum(p.numel() for p in model.encoder.parameters()) == 23_508_032  # ResNet-50, no fc
+    image = torch.randint(0, 256, (3, 300, 400), dtype=torch.uint8)
+    views = TwoViews(info)(image)
+    x = torch.stack([views[0], test_view(info)(image)])
+    assert x.shape == (2, 3, 224, 224)
+    with torch.no_grad():
+        features, local = model.encoder.forward_features(x)
+        projected = model.projector(features)
+    assert features.shape == (2, 2048) and local.shape == (2, 1024, 14, 14)
+    assert projected.shape == (2, 128) and torch.isfinite(projected).all()
+    assert model.probes is not None  # 1000 classes: the online probes are built
+
+
+def test_the_preset_refuses_the_amdim_encoder_at_224_px_in_one_line():
+    from infomax.config import make_config
+
+    with pytest.raises(ConfigError) as e:
+        make_config("imagenet-resnet50", ["model.encoder=amdim"])
+    assert one_line(e.value) == (
+        "data.image_size: the amdim encoder takes 32, 64 or 128 px images, not 224; set "
+        "data.image_size to one of those (or choose another model.encoder)")
