@@ -28,7 +28,8 @@ SRC = Path(infomax.cli.__file__).resolve().parents[1]
 CPUS = os.cpu_count() or 1
 PRESETS = ["cifar10-large", "cifar10-small", "cifar100-small", "fmnist-tiny", "stl10"]
 METHODS = ["amdim", "dim", "cpc", "cmc", "instdisc", "moco", "simclr", "byol"]
-DATA_SETS = ["fashion-mnist", "mnist", "cifar10", "cifar100", "stl10", "imagefolder:<path>"]
+DATA_SETS = ["fashion-mnist", "mnist", "cifar10", "cifar100", "stl10", "imagefolder:<path>",
+             "imagenet:<root>"]
 
 # The entry points of the expensive work; a refused command must not reach any of them.
 EXPENSIVE = [
@@ -256,10 +257,10 @@ PROCESS = [
      "'model: {ndf: 64}'"),
     (["config", "data.name=imagenette"], 2,
      "infomax: error: data.name: unknown data set 'imagenette'; valid names: fashion-mnist, "
-     "mnist, cifar10, cifar100, stl10, imagefolder:<path>"),
+     "mnist, cifar10, cifar100, stl10, imagefolder:<path>, imagenet:<root>"),
     (["pretrain", "--data", "imagenette", "--out", "runs"], 2,
      "infomax: error: data.name: unknown data set 'imagenette'; valid names: fashion-mnist, "
-     "mnist, cifar10, cifar100, stl10, imagefolder:<path>"),
+     "mnist, cifar10, cifar100, stl10, imagefolder:<path>, imagenet:<root>"),
     (["pretrain", "--pres", "fmnist-tiny"], 2,
      "infomax: error: unrecognized arguments: --pres (see 'infomax --help')"),
     (["probe", "none.ckpt", "--knn-k", "many"], 2,

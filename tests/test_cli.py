@@ -182,9 +182,14 @@ def test_presets_lists_every_preset(capfd):
     for line in lines:
         cfg = make_config(line.split()[0])
         assert cfg.data.name in line
-        assert f"ndf {cfg.model.ndf} " in line and f"n_rkhs {cfg.model.n_rkhs} " in line
-        assert f"depth {cfg.model.n_depth} " in line
+        if cfg.model.encoder == "amdim":
+            assert f"ndf {cfg.model.ndf} " in line and f"n_rkhs {cfg.model.n_rkhs} " in line
+            assert f"depth {cfg.model.n_depth} " in line
+        else:  # the sizes of the AMDIM encoder are not shown for another one
+            assert f" {cfg.model.encoder} " in line and "ndf" not in line
+        assert line.endswith(f"method {cfg.method}") == (cfg.method != "amdim")
     assert any(line.startswith("cifar10-large") and "ndf 256" in line for line in lines)
+    assert any(line.startswith("imagenet-resnet50") and "resnet50" in line for line in lines)
 
 
 def test_config_keys_lists_every_key(capfd):

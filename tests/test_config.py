@@ -27,6 +27,7 @@ PRESETS = {  # name: (ndf, n_rkhs, n_depth, data set)
     "stl10": (192, 1536, 8, "stl10"),
     "imagenet128-small": (192, 1536, 8, "imagefolder:imagenet"),
     "imagenet128-large": (320, 2560, 10, "imagefolder:imagenet"),
+    "imagenet-resnet50": (128, 1024, 3, "imagenet:imagenet"),  # the defaults: a ResNet
 }
 
 

@@ -610,8 +610,14 @@ def _presets(args: argparse.Namespace) -> int:
 
     for name in preset_names():
         c = make_config(name)
-        print(f"{name:<20} {c.data.name:<24} ndf {c.model.ndf:<4} n_rkhs {c.model.n_rkhs:<5} "
-              f"depth {c.model.n_depth:<3} batch {c.data.batch_size:<4} epochs {c.train.epochs}")
+        # ndf, n_rkhs and depth size the AMDIM encoder; another encoder is named instead.
+        if c.model.encoder == "amdim":
+            model = f"ndf {c.model.ndf:<4} n_rkhs {c.model.n_rkhs:<5} depth {c.model.n_depth:<3}"
+        else:
+            model = f"{c.model.encoder:<31}"
+        method = f"  method {c.method}" if c.method != "amdim" else ""
+        print(f"{name:<20} {c.data.name:<24} {model} batch {c.data.batch_size:<4} "
+              f"epochs {c.train.epochs}{method}")
     return 0
 
 

@@ -339,7 +339,9 @@ class Config:
     @property
     def run_dir(self) -> Path:
         default = self.preset or "run"
-        if self.method != "amdim":  # the presets are AMDIM's; keep other methods' runs apart
+        # Another method than the preset's own (AMDIM unless it names one) keeps its runs
+        # apart from the preset's.
+        if self.method != _preset_method(self.preset):
             default = f"{default}-{self.method}"
         return Path(self.train.out_dir) / (self.train.run_name or default)
 
@@ -657,6 +659,14 @@ def config_from_dict(data: dict[str, Any]) -> Config:
 def preset_names() -> list[str]:
     folder = resources.files("infomax") / "presets"
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def _preset_method(name: str | None) -> str:
+    """The method preset ``name`` trains: the one it names, else amdim (also for no preset
+    or one this version does not have)."""
+    if name is None or name not in preset_names():
+        return "amdim"
+    return load_preset_dict(name).get("method", "amdim")
 
 
 def load_preset_dict(name: str) -> dict[str, Any]:

@@ -1066,5 +1066,7 @@ register_path_source(PathSourceEntry(
     "val/<class>/ (labeled)"))
 
 
-# The other path sources, each in its module (they import from this one).
+# The other path sources, each in its module (they import from this one, now complete).
+from infomax.data import imagenet as _imagenet  # noqa: E402,F401  (imagenet:<root>)
 from infomax.data import python as _python  # noqa: E402,F401  (python:<name>)
+
