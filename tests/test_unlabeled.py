@@ -324,3 +324,58 @@ def test_the_readme_python_example_runs_as_written(tmp_path, monkeypatch):
     exec(compile(_readme_python_example(), "README.md", "exec"), namespace)
     run = namespace["run"]
     assert run.last_checkpoint.is_file() and run.best_checkpoint.is_file()
+
+
+# ----------------------------------------------------------------------------- same images
+
+
+def write_fmnist_folder(fake_root: Path, folder: Path) -> None:
+    """The fake Fashion-MNIST's training images as an unlabeled folder of 28 px grayscale
+    PNGs, 100 per subfolder, in the data set's order."""
+    from infomax.data.registry import build_dataset as build
+
+    train = build("fashion-mnist", "train", fake_root)
+    for i in range(len(train)):
+        image, _ = train[i]
+        save(folder / f"{i // 100:03d}" / f"{i:05d}.png", image[0].numpy())
+
+
+FMNIST_AS_FOLDER = ("data.channels=1", "data.mean=[0.2860]", "data.std=[0.3530]",
+                    "data.image_size=32", "views.fit=pad", "data.eval=fashion-mnist")
+
+
+def test_a_gray_folder_padded_gives_the_fmnist_views_exactly(fake_fmnist, tmp_path):
+    write_fmnist_folder(fake_fmnist, tmp_path / "fm")
+    folder = make_config("fmnist-tiny", [f"data.dir={fake_fmnist}",
+                                         f"data.name=imagefolder:{tmp_path / 'fm'}",
+                                         *FMNIST_AS_FOLDER])
+    labeled = make_config("fmnist-tiny", [f"data.dir={fake_fmnist}"])
+    a, b = (PretrainData(c.data, views=c.views, test_views=True) for c in (folder, labeled))
+    a.setup(), b.setup()
+    assert a.separate_eval and not b.separate_eval
+    assert a.info.mean == b.info.mean and a.info.channels == b.info.channels == 1
+    items_a, items_b = (SeededItems(d._train, 0, d._probe_items) for d in (a, b))
+    for key in ((0, 0), (17, 0), (255, 1)):
+        (x1, x2, t), y = items_a[key]
+        (u1, u2, s), z = items_b[key]
+        assert torch.equal(x1, u1) and torch.equal(x2, u2) and torch.equal(t, s) and y == z
+
+
+@pytest.mark.slow
+def test_an_unlabeled_copy_of_fmnist_with_data_eval_trains_as_the_labeled_run(
+        fake_fmnist, tmp_path):
+    """Same images, same seed: the folder run (no labels, probes on data.eval) ends with
+    the labeled run's weights, bit for bit, online probes included."""
+    write_fmnist_folder(fake_fmnist, tmp_path / "fm")
+    base = ["pretrain", "--preset", "fmnist-tiny", "--no-progress", "--data-dir",
+            str(fake_fmnist), "--out", str(tmp_path), *TINY,
+            "probe.online_view=test"]
+    assert main([*base, "--name", "labeled"]) == 0
+    assert main([*base, "--name", "folder", "--data", f"imagefolder:{tmp_path / 'fm'}",
+                 *FMNIST_AS_FOLDER]) == 0
+    a, b = (torch.load(tmp_path / n / "last.ckpt", weights_only=True) for n in ("labeled", "folder"))
+    assert a["state_dict"].keys() == b["state_dict"].keys()
+    for k in a["state_dict"]:
+        assert torch.equal(a["state_dict"][k], b["state_dict"][k]), k
+    sa, sb = (json.loads((tmp_path / n / "summary.json").read_text()) for n in ("labeled", "folder"))
+    assert sa["online"] == sb["online"] and sb["eval_data"] == "fashion-mnist"

@@ -111,6 +111,7 @@ class DataConfig:
 
 
 CROPS = ("auto", "translate", "resized")
+FITS = ("resize", "pad")
 
 # The keys of a view that the per-view sections (views.first, views.second) may override.
 PER_VIEW_KEYS = ("crop_scale", "crop_ratio", "translate_px", "translate_p", "flip_p", "jitter",
@@ -148,6 +149,11 @@ class ViewOverrides:
 class ViewsConfig:
     """The augmented views of pretraining. The defaults are AMDIM's (spec section 1)."""
 
+    fit: str = _f("resize", choices=FITS, help="how an image of another size is brought to "
+                  "the size the translation and the 32 px test view start from: resize "
+                  "(shorter side, bicubic, then the center crop) or pad (zero padding around "
+                  "it, centered, as the 28 px sets are padded to 32; a larger image is "
+                  "center-cropped)")
     crop: str = _f("auto", choices=CROPS, help="auto: a random translation at 32 px (AMDIM), "
                    "a random resized crop at any other size; translate; resized")
     crop_scale: list[float] = _f([0.3, 1.0], help="area range of the random resized crop, "

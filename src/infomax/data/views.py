@@ -73,12 +73,17 @@ PHOTOMETRIC_KEYS = ("jitter", "jitter_strength", "jitter_p", "grayscale_p", "blu
 
 def to_channels(img: torch.Tensor, channels: int | None) -> torch.Tensor:
     """A uint8 (C, H, W) image with ``channels`` channels: 1 -> 3 by repeating, 3 -> 1 to
-    luminance (torchvision's rgb_to_grayscale); the image itself when it has them already."""
+    luminance (torchvision's rgb_to_grayscale; a gray image keeps its values); the image
+    itself when it has them already."""
     if channels is None or img.shape[0] == channels:
         return img
     if img.shape[0] == 1 and channels == 3:
         return img.expand(3, -1, -1).contiguous()
     if img.shape[0] == 3 and channels == 1:
+        if torch.equal(img[0], img[1]) and torch.equal(img[1], img[2]):
+            # A gray image stored as RGB: its luminance is its value (rgb_to_grayscale's
+            # weights sum to 0.9999 and would lower some values by 1).
+            return img[:1].clone()
         return F.rgb_to_grayscale(img, num_output_channels=1)
     raise ValueError(f"cannot turn a {img.shape[0]}-channel image into a {channels}-channel one")
 
@@ -132,17 +137,22 @@ class FitToSize:
     steps that expect the image at its size already (the translation, the 32 px test
     view)."""
 
-    def __init__(self, size: int) -> None:
-        self.size = size
+    def __init__(self, size: int, fit: str = "resize") -> None:
+        self.size, self.fit = size, fit
 
     def __call__(self, img: torch.Tensor) -> torch.Tensor:
         if tuple(img.shape[-2:]) == (self.size, self.size):
             return img
-        img = F.resize(img, self.size, interpolation=InterpolationMode.BICUBIC, antialias=True)
+        if self.fit == "resize":
+            img = F.resize(img, self.size, interpolation=InterpolationMode.BICUBIC,
+                           antialias=True)
+        # center_crop pads with zeros, centered (left/top get the smaller half), where the
+        # image is smaller: 28 -> 32 is v2.Pad(2) exactly.
         return F.center_crop(img, self.size)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(size={self.size})"
+        fit = "" if self.fit == "resize" else f", fit={self.fit!r}"
+        return f"{type(self).__name__}(size={self.size}{fit})"
 
 
 def _views(views: ViewsConfig | None) -> ViewsConfig:
@@ -169,7 +179,7 @@ def geometric_view(info: DatasetInfo, views: ViewsConfig | None = None) -> v2.Co
     size = info.image_size
     steps: list = [AsImageTensor(info.channels)]
     if _translates(info, views):
-        steps += [FitToSize(_natural_size(info)), *_pad(info)]
+        steps += [FitToSize(_natural_size(info), views.fit), *_pad(info)]
         if views.translate_px > 0 and views.translate_p > 0:
             crop = v2.RandomCrop(size, padding=views.translate_px, padding_mode="reflect")
             steps.append(v2.RandomApply([crop], p=views.translate_p))
@@ -191,12 +201,13 @@ def test_resize(size: int) -> int:
 
 
 def geometric_test_view(info: DatasetInfo, views: ViewsConfig | None = None) -> v2.Compose:
-    """The geometric part of the test view, on uint8: output (C, S, S) uint8. (No key of
-    ``views`` changes it: it depends on the image size and channels only.)"""
+    """The geometric part of the test view, on uint8: output (C, S, S) uint8. (Of the
+    ``views`` keys only ``fit`` changes it, at 32 px: it depends on the image size and
+    channels.)"""
     size = info.image_size
     steps: list = [AsImageTensor(info.channels)]
     if size == 32:
-        steps += [FitToSize(_natural_size(info)), *_pad(info)]
+        steps += [FitToSize(_natural_size(info), views.fit), *_pad(info)]
     else:
         steps += [
             *_pad(info),
