@@ -207,7 +207,7 @@ def geometric_test_view(info: DatasetInfo, views: ViewsConfig | None = None) -> 
     size = info.image_size
     steps: list = [AsImageTensor(info.channels)]
     if size == 32:
-        steps += [FitToSize(_natural_size(info), views.fit), *_pad(info)]
+        steps += [FitToSize(_natural_size(info), _views(views).fit), *_pad(info)]
     else:
         steps += [
             *_pad(info),
