@@ -379,3 +379,13 @@ def test_an_unlabeled_copy_of_fmnist_with_data_eval_trains_as_the_labeled_run(
         assert torch.equal(a["state_dict"][k], b["state_dict"][k]), k
     sa, sb = (json.loads((tmp_path / n / "summary.json").read_text()) for n in ("labeled", "folder"))
     assert sa["online"] == sb["online"] and sb["eval_data"] == "fashion-mnist"
+
+
+def test_infomax_data_shows_an_unlabeled_folder(tmp_path, capsys):
+    unlabeled_tree(tmp_path / "photos", n=10)
+    assert main(["data", f"imagefolder:{tmp_path / 'photos'}"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].endswith("unlabeled, 10 images in 6 folders (for labels: train/<class>/ and "
+                           "val/<class>/)")
+    assert out[1].endswith("unlabeled, 3-channel, 128 px views; pretrain 10 images (no "
+                           "train/test splits: probes need a labeled source, data.eval)")

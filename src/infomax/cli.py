@@ -525,6 +525,13 @@ def _data(args: argparse.Namespace) -> int:
     source = DataSource.resolve(DataConfig(name=args.name, dir=args.data_dir,
                                            download=not args.no_download))
     name, info = source.name, source.info
+    if not source.labeled:
+        pretrain = source.build("pretrain")
+        print(getattr(pretrain, "description", "") or f"{name}: unlabeled")
+        print(f"{name}: unlabeled, {info.channels}-channel, {info.image_size} px views; "
+              f"pretrain {len(pretrain)} images (no train/test splits: probes need a "
+              f"labeled source, data.eval)")
+        return 0
     sizes = {split: len(source.build(split)) for split in ("pretrain", "train", "test")}
     print(f"{name}: {info.num_classes} classes, {info.channels}-channel, {info.image_size} px "
           f"views; pretrain {sizes['pretrain']}, train {sizes['train']}, test {sizes['test']} "
