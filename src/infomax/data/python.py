@@ -112,6 +112,16 @@ def _default_size(side: int) -> int:
     return next((s for s in (32, 64) if side <= s), 128)
 
 
+def _info_of(key: str, image: torch.Tensor, num_classes: int) -> DatasetInfo:
+    """Constants from the first image: its channels, the input size for its shorter side,
+    ImageNet's statistics (their mean over the channels for 1-channel images)."""
+    channels = image.shape[0]
+    mean = IMAGENET_MEAN if channels == 3 else (sum(IMAGENET_MEAN) / 3,)
+    std = IMAGENET_STD if channels == 3 else (sum(IMAGENET_STD) / 3,)
+    return DatasetInfo(key, _default_size(min(image.shape[1:])), channels, num_classes,
+                       mean, std, False)
+
+
 def _inspect(dataset: Dataset, role: str, name: str, labeled: bool) -> tuple[torch.Tensor, int]:
     try:
         n = len(dataset)
@@ -167,11 +177,7 @@ def register(name: str, train: Dataset | None = None, evaluation: Any = None,
     if train is not None:
         key = f"{PREFIX}{name}"
         image, label = _inspect(train, "train", name, labeled=False)
-        side = min(image.shape[1:])
-        channels = image.shape[0]
-        info = DatasetInfo(key, _default_size(side), channels, 0,
-                           IMAGENET_MEAN if channels == 3 else (0.449,),
-                           IMAGENET_STD if channels == 3 else (0.226,), False)
+        info = _info_of(key, image, 0)
         # Labels of the pretraining items are not used by pretraining; a labeled train
         # Dataset without an eval one is its own eval source (split in two parts).
         _REGISTERED[key] = _Registered({"pretrain": train}, info, None)
@@ -189,10 +195,7 @@ def register(name: str, train: Dataset | None = None, evaluation: Any = None,
         image, _ = _inspect(fit, "eval", name, labeled=True)
         _inspect(test, "eval (test)", name, labeled=True)
         classes = max(_num_classes(fit, "eval", name), _num_classes(test, "eval (test)", name))
-        channels = image.shape[0]
-        info = DatasetInfo(key, _default_size(min(image.shape[1:])), channels, classes,
-                           IMAGENET_MEAN if channels == 3 else (0.449,),
-                           IMAGENET_STD if channels == 3 else (0.226,), False)
+        info = _info_of(key, image, classes)
         source = evaluation[0] if isinstance(evaluation, (tuple, list)) else evaluation
         _REGISTERED[key] = _Registered({"pretrain": fit, "train": fit, "test": test}, info,
                                        getattr(source, "classes", None))
