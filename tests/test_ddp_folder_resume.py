@@ -123,7 +123,7 @@ def image_folder(tmp_path):
 
 def pretrain_args(root: Path, out: Path, workers: int) -> list[str]:
     return ["pretrain", "--preset", "fmnist-tiny", "--no-progress", "--out", str(out),
-            "--name", "run", *TINY, f"data.name=imagefolder:{root}",
+            "--name", "run", *TINY, f"data.name=imagefolder:{root}", "data.image_size=32",
             f"data.batch_size={BATCH}", f"data.num_workers={workers}",
             f"train.devices={WORLD}", "train.strategy=ddp", "train.accelerator=cpu",
             f"train.epochs={EPOCHS}", "train.checkpoint_every_n_steps=1"]
