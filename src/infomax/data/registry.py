@@ -950,7 +950,12 @@ def decode_rgb(source: str | os.PathLike | bytes | bytearray | memoryview,
                 return image
         import io
 
-        return _pillow_rgb(io.BytesIO(source))
+        from PIL import UnidentifiedImageError
+
+        try:
+            return _pillow_rgb(io.BytesIO(source))
+        except UnidentifiedImageError:  # its message names the BytesIO object
+            raise UnidentifiedImageError("not an image in a format Pillow decodes") from None
     if decoder == "torchvision" and os.fspath(source).lower().endswith(JPEG_EXTENSIONS):
         from torchvision.io import read_file
 
@@ -1172,3 +1177,6 @@ register_path_source(PathSourceEntry(
     IMAGEFOLDER_PREFIX, "<path>", _imagefolder_info, _build_imagefolder, _imagefolder_classes,
     "a folder of images, flat or nested (unlabeled), or with train/<class>/ and "
     "val/<class>/ (labeled)"))
+
+# Path sources in modules of their own, registered on import (they import this module).
+from infomax.data import shards  # noqa: E402,F401  (webdataset:<shards>)
