@@ -62,6 +62,9 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--results", type=Path,
                     default=Path(__file__).parent / "results" / "unlabeled_fmnist" / "result.json")
+    ap.add_argument("--skip-finished", action="store_true",
+                    help="keep a run folder whose summary.json says completed (runs started "
+                         "by hand, e.g. both at once)")
     args = ap.parse_args()
     from infomax.data.registry import DATASETS
 
@@ -74,17 +77,20 @@ def main() -> None:
     out: dict = {"command": " ".join(["python", *sys.argv]), "cpu": cpu(),
                  "date": time.strftime("%Y-%m-%d"), "images": n, "runs": {}}
     for name, extra in runs.items():
-        t0 = time.time()
-        run("pretrain", "--preset", "fmnist-tiny", "--out", str(args.out), "--name", name,
-            "--overwrite", "--no-progress", *extra)
-        minutes = (time.time() - t0) / 60
+        summary_path = args.out / name / "summary.json"
+        done = (args.skip_finished and summary_path.is_file()
+                and json.loads(summary_path.read_text()).get("status") == "completed")
+        if not done:
+            run("pretrain", "--preset", "fmnist-tiny", "--out", str(args.out), "--name", name,
+                "--overwrite", "--no-progress", *extra)
         ckpt = args.out / name / "last.ckpt"
         run("probe", str(ckpt), "--protocol", "linear", "--no-progress")
         probe = json.loads((args.out / name / "probe-last.json").read_text())
         summary = json.loads((args.out / name / "summary.json").read_text())
         out["runs"][name] = {"offline_linear_top1": probe["linear"]["top1"],
                              "online": summary["online"], "eval_data": summary["eval_data"],
-                             "probe_data": probe["data"], "pretrain_minutes": round(minutes, 1)}
+                             "probe_data": probe["data"], "seconds": summary["seconds"],
+                             "steps": summary["steps"]}
     a, b = (out["runs"][k]["offline_linear_top1"] for k in runs)
     out["gap_points"] = round(abs(a - b), 2)
     args.results.parent.mkdir(parents=True, exist_ok=True)

@@ -257,10 +257,10 @@ PROCESS = [
      "'model: {ndf: 64}'"),
     (["config", "data.name=imagenette"], 2,
      "infomax: error: data.name: unknown data set 'imagenette'; valid names: fashion-mnist, "
-     "mnist, cifar10, cifar100, stl10, imagefolder:<path>, imagenet:<root>"),
+     "mnist, cifar10, cifar100, stl10, imagefolder:<path>, imagenet:<root>, webdataset:<shards>"),
     (["pretrain", "--data", "imagenette", "--out", "runs"], 2,
      "infomax: error: data.name: unknown data set 'imagenette'; valid names: fashion-mnist, "
-     "mnist, cifar10, cifar100, stl10, imagefolder:<path>, imagenet:<root>"),
+     "mnist, cifar10, cifar100, stl10, imagefolder:<path>, imagenet:<root>, webdataset:<shards>"),
     (["pretrain", "--pres", "fmnist-tiny"], 2,
      "infomax: error: unrecognized arguments: --pres (see 'infomax --help')"),
     (["probe", "none.ckpt", "--knn-k", "many"], 2,

@@ -270,11 +270,27 @@ def _parser() -> argparse.ArgumentParser:
     rp.add_argument("-o", "--output", help="folder for the report (default: RUN_DIR/report)")
     rp.add_argument("--no-progress", action="store_true", help="no progress bars")
 
-    da = sub.add_parser("data", help="find (or download) a data set and show its splits")
-    da.add_argument("name", help="fashion-mnist, mnist, cifar10, cifar100, stl10 or "
-                                 "imagefolder:<path>")
+    da = sub.add_parser("data", help="find (or download) a data set and show its splits; "
+                                     "'data shard SOURCE OUT' writes one as tar shards",
+                        description="infomax data NAME: find (or download) a data set and "
+                                    "show its splits. infomax data shard SOURCE OUT: write "
+                                    "every split SOURCE has as WebDataset tar shards "
+                                    "OUT/<split>-000000.tar ... with OUT/index.json, for "
+                                    "--data webdataset:OUT.", intermixed=True)
+    da.add_argument("name", metavar="NAME", help="%(names)s, or 'shard'").names = _Names("data")
+    da.add_argument("source", nargs="?", metavar="SOURCE",
+                    help="with 'shard': the data to write, any data name")
+    da.add_argument("out", nargs="?", metavar="OUT", help="with 'shard': the folder to write")
     da.add_argument("--data-dir", help="data root")
     da.add_argument("--no-download", action="store_true", help="only look on disk")
+    da.add_argument("--shard-size", type=int, default=1000, metavar="N",
+                    help="with 'shard': images per shard (1000)")
+    da.add_argument("--copy-files", action="store_true",
+                    help="with 'shard': an image folder's files go into the shards as they "
+                         "are (JPEG stays JPEG) instead of as PNG")
+    da.add_argument("--overwrite", action="store_true",
+                    help="with 'shard': replace the shards already in OUT")
+    da.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     sub.add_parser("presets", help="list the named configurations")
 
@@ -520,6 +536,16 @@ def _data(args: argparse.Namespace) -> int:
     from infomax.config import DataConfig
     from infomax.data.source import DataSource
 
+    if args.name == "shard":
+        return _shard(args)
+    extra = [a for a in (args.source, args.out) if a is not None]
+    given = [f for f, v in (("--shard-size", args.shard_size != 1000),
+                            ("--copy-files", args.copy_files),
+                            ("--overwrite", args.overwrite)) if v]
+    if extra or given:
+        raise InfomaxError(f"infomax data {args.name} takes no "
+                           f"{extra[0] if extra else given[0]!r}; to write shards: infomax "
+                           f"data shard SOURCE OUT [--shard-size N]")
     if args.data_dir and not args.no_download:
         Path(args.data_dir).expanduser().mkdir(parents=True, exist_ok=True)  # to download into
     source = DataSource.resolve(DataConfig(name=args.name, dir=args.data_dir,
@@ -536,6 +562,36 @@ def _data(args: argparse.Namespace) -> int:
     print(f"{name}: {info.num_classes} classes, {info.channels}-channel, {info.image_size} px "
           f"views; pretrain {sizes['pretrain']}, train {sizes['train']}, test {sizes['test']} "
           f"images")
+    return 0
+
+
+def _shard(args: argparse.Namespace) -> int:
+    from infomax.config import DataConfig
+    from infomax.data.shards import write_shards
+    from infomax.data.source import DataSource
+
+    if args.source is None or args.out is None:
+        raise InfomaxError("infomax data shard needs SOURCE and OUT, e.g. 'infomax data shard "
+                           "fashion-mnist shards/fmnist --shard-size 1000'")
+    if args.shard_size < 1:
+        raise InfomaxError(f"--shard-size: {args.shard_size} must be >= 1")
+    if args.data_dir and not args.no_download:
+        Path(args.data_dir).expanduser().mkdir(parents=True, exist_ok=True)
+    source = DataSource.resolve(DataConfig(name=args.source, dir=args.data_dir,
+                                           download=not args.no_download))
+    index = write_shards(source, args.out, shard_size=args.shard_size,
+                         progress=not args.no_progress, overwrite=args.overwrite,
+                         copy_files=args.copy_files)
+    parts = []
+    for split, entry in index["splits"].items():
+        if "same_as" in entry:
+            parts.append(f"{split} = {entry['same_as']}")
+        else:
+            n = len(entry["shards"])
+            parts.append(f"{split} {entry['samples']} images in {n} shard{'s' * (n > 1)}")
+    classes = f"{index['num_classes']} classes" if index["num_classes"] else "no labels"
+    print(f"wrote {Path(args.out).expanduser().absolute()}: {', '.join(parts)}; {classes}; "
+          f"train with --data webdataset:{Path(args.out).expanduser().absolute()}")
     return 0
 
 

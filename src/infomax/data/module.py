@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 
 from infomax.config import DataConfig, ViewsConfig
 from infomax.data.batch import Batch, BatchCollate
-from infomax.data.registry import DatasetInfo, ImageFileDataset
+from infomax.data.registry import DatasetInfo, EncodedImages
 from infomax.data.source import DataSource
 from infomax.data.views import PHOTOMETRIC_KEYS, TwoViews, geometric_test_view, test_view
 from infomax.dist import gather_objects, rank, world_size
@@ -208,7 +208,7 @@ class PretrainData(L.LightningDataModule):
         self.description = ""  # what an image folder holds, in one line (after setup)
         self._start = (0, 0)  # (epoch, batches done in it) of the first training pass
         self._sampler: EpochSampler | None = None
-        self._files: list[ImageFileDataset] = []  # image folders: their unreadable files
+        self._files: list[EncodedImages] = []  # image files, shards: their unreadable images
         self._unreadable: set[str] = set()  # found by any process, as of the last checkpoint
         self.device_augment: Any = None
         self.device_augment_second: Any = None
@@ -252,7 +252,7 @@ class PretrainData(L.LightningDataModule):
                                              skip_unreadable=skip)
                 self._val = fixed_subset(val, self.cfg.val_subset, self.seed)
                 built.append(val)
-            self._files = [d for d in built if isinstance(d, ImageFileDataset)]
+            self._files = [d for d in built if isinstance(d, EncodedImages)]
             for files in self._files:
                 files.mark_unreadable(self._unreadable)
 

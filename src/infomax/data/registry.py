@@ -158,6 +158,9 @@ class PathSourceEntry:
     # False for names that are not file paths (Datasets given from Python): taken as
     # written, never made absolute or looked up under the data root.
     on_disk: bool = True
+    # Whether the path names something here (a relative one that does not is taken under
+    # the data root); None: ``Path.exists``. For paths that are patterns (shards).
+    exists: Callable[[Path], bool] | None = None
 
 
 # The kinds of data named by a path, by prefix, in registration order.
@@ -902,15 +905,77 @@ def _pixels(im) -> np.ndarray:
     return np.array(im.convert("RGB"))
 
 
-def _read_rgb(path: str | os.PathLike) -> torch.Tensor:
+# File name endings of JPEG files: decoded by torchvision.io.decode_jpeg where
+# ``JPEG_DECODER`` says so (see ``decode_rgb``).
+JPEG_EXTENSIONS = (".jpg", ".jpeg", ".jpe", ".jfif")
+_JPEG_MAGIC = b"\xff\xd8\xff"
+DECODERS = ("auto", "pillow", "torchvision")
+JPEG_DECODER = "pillow"  # what "auto" means for JPEG data; every other format: Pillow
+
+
+def _pillow_rgb(source) -> torch.Tensor:
     from PIL import Image
 
-    with Image.open(path) as im:
+    with Image.open(source) as im:
         array = _pixels(im)
     return torch.from_numpy(array).permute(2, 0, 1).contiguous()
 
 
-def load_rgb(path: str | os.PathLike) -> torch.Tensor:
+def _torchvision_jpeg(data: torch.Tensor) -> torch.Tensor | None:
+    """(3, H, W) uint8 RGB pixels of JPEG bytes by torchvision.io.decode_jpeg (libjpeg-turbo,
+    the same pixels as Pillow's, see tests/test_decoders.py); None where it fails, so that
+    Pillow decodes the data or names the reason it cannot."""
+    from torchvision.io import ImageReadMode, decode_jpeg
+
+    try:
+        return decode_jpeg(data, mode=ImageReadMode.RGB)
+    except Exception:  # a truncated file, a JPEG variant libjpeg refuses, not a JPEG
+        return None
+
+
+def decode_rgb(source: str | os.PathLike | bytes | bytearray | memoryview,
+               decoder: str = "auto") -> torch.Tensor:
+    """An encoded image, a file or its bytes, decoded to a contiguous uint8 RGB tensor
+    (3, H, W), every mode converted as ``load_rgb`` says; raises whatever Pillow raises
+    for data it cannot decode.
+
+    ``decoder``: "pillow"; "torchvision", torchvision.io.decode_jpeg for JPEG data (a file
+    by its name's ending and its first bytes, bytes by their first bytes), Pillow for every
+    other format and for a JPEG torchvision cannot decode; "auto": ``JPEG_DECODER``'s choice
+    for JPEG data."""
+    if decoder == "auto":
+        decoder = JPEG_DECODER
+    if decoder not in DECODERS:
+        raise ValueError(f"unknown decoder {decoder!r}; valid: {', '.join(DECODERS)}")
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        if decoder == "torchvision" and bytes(source[:3]) == _JPEG_MAGIC:
+            image = _torchvision_jpeg(torch.frombuffer(bytearray(source), dtype=torch.uint8))
+            if image is not None:
+                return image
+        import io
+
+        from PIL import UnidentifiedImageError
+
+        try:
+            return _pillow_rgb(io.BytesIO(source))
+        except UnidentifiedImageError:  # its message names the BytesIO object
+            raise UnidentifiedImageError("not an image in a format Pillow decodes") from None
+    if decoder == "torchvision" and os.fspath(source).lower().endswith(JPEG_EXTENSIONS):
+        from torchvision.io import read_file
+
+        data = read_file(os.fspath(source))
+        if bytes(data[:3].numpy()) == _JPEG_MAGIC:
+            image = _torchvision_jpeg(data)
+            if image is not None:
+                return image
+    return _pillow_rgb(source)
+
+
+def _read_rgb(path: str | os.PathLike, decoder: str = "auto") -> torch.Tensor:
+    return decode_rgb(path, decoder)
+
+
+def load_rgb(path: str | os.PathLike, decoder: str = "auto") -> torch.Tensor:
     """Decode an image file to a contiguous uint8 RGB tensor (3, H, W); BadImageError,
     naming the file, if it cannot be read or decoded (truncated, not an image, unreadable).
 
@@ -918,84 +983,136 @@ def load_rgb(path: str | os.PathLike) -> torch.Tensor:
     images (P) take their palette's colours, CMYK and YCbCr are converted, an alpha channel
     (RGBA, LA, PA, palette transparency) is dropped, keeping the colour stored under
     transparent pixels (as torchvision's loader does), and 16-bit grayscale (I;16, I) keeps
-    its top 8 bits (value // 256).
+    its top 8 bits (value // 256). ``decoder``: see ``decode_rgb``.
     """
     try:
-        return _read_rgb(path)
+        return _read_rgb(path, decoder)
     except Exception as exc:  # PIL raises many kinds for broken files (OSError, SyntaxError, ...)
         raise BadImageError(
             f"cannot read image {path} ({_short_reason(exc)}); remove or replace the file"
         ) from None
 
 
-class ImageFileDataset(Dataset):
-    """Images read from files: ``samples`` is a list of (path, label).
+class EncodedImages(Dataset):
+    """Images decoded per item from encoded data (files, tar shards), with a label each.
 
-    A file that cannot be decoded raises BadImageError naming it. With ``skip_unreadable``
+    Subclasses give ``__len__``, ``_load(i) -> (image, label)`` (raising what the decoder
+    raises for unreadable data), ``_item_name(i)`` (the file, or shard member, named in
+    messages and checkpoints), ``_bad_image(i, exc)`` (the BadImageError of a strict read)
+    and ``_none_readable()`` (the BadImageError when no item at all can be read).
+
+    Data that cannot be decoded raises BadImageError naming it. With ``skip_unreadable``
     it is reported instead (one warning line on stderr, once), remembered, and the item is
     the next readable image of the list, with that image's label: a fixed replacement, so
     batches keep their size and every pass (or a resumed run) gets the same items.
-    ``unreadable`` lists the files found so far by any DataLoader worker: the flags are in
-    shared memory.
+    ``unreadable`` lists the items found so far by any DataLoader worker: the flags are in
+    shared memory. ``decoder`` chooses the JPEG decoder (see ``decode_rgb``).
     """
+
+    def __init__(self, count: int, transform: Callable | None = None,
+                 skip_unreadable: bool = False, decoder: str = "auto"):
+        self.description = ""  # one line on what was found, for the run's first lines
+        self.transform = transform
+        self.skip_unreadable = skip_unreadable
+        self.decoder = decoder
+        self._bad = torch.zeros(count, dtype=torch.bool).share_memory_() if skip_unreadable else None
+
+    def _load(self, index: int) -> tuple[torch.Tensor, int]:
+        raise NotImplementedError
+
+    def _item_name(self, index: int) -> str:
+        raise NotImplementedError
+
+    def _bad_image(self, index: int, exc: BaseException) -> BadImageError:
+        raise NotImplementedError
+
+    def _none_readable(self) -> BadImageError:
+        raise NotImplementedError
+
+    @property
+    def unreadable(self) -> list[str]:
+        """Names of the items found unreadable so far (with ``skip_unreadable``)."""
+        if self._bad is None:
+            return []
+        return [self._item_name(i) for i in self._bad.nonzero().flatten().tolist()]
+
+    def mark_unreadable(self, names: Iterable[str]) -> None:
+        """Skip these items from now on without trying them (those found by a run before it
+        was resumed); names not in the data set are ignored."""
+        if self._bad is None or not names:
+            return
+        wanted = set(names)
+        for i in range(len(self)):
+            if self._item_name(i) in wanted:
+                self._bad[i] = True
+
+    def _first_readable(self, index: int) -> tuple[torch.Tensor, int]:
+        n = len(self)
+        for j in ((index + k) % n for k in range(n)):
+            if self._bad[j]:
+                continue
+            try:
+                return self._load(j)
+            except Exception as exc:  # as in load_rgb
+                self._bad[j] = True
+                _warn(f"skipped unreadable image {self._item_name(j)} ({_short_reason(exc)}); "
+                      f"the next readable image takes its place")
+        raise self._none_readable()
+
+    def __getitem__(self, index: int):
+        if self.skip_unreadable:
+            image, label = self._first_readable(index)
+        else:
+            try:
+                image, label = self._load(index)
+            except Exception as exc:
+                raise self._bad_image(index, exc) from None
+        if self.transform is not None:
+            image = self.transform(image)
+        return image, label
+
+
+class ImageFileDataset(EncodedImages):
+    """Images read from files: ``samples`` is a list of (path, label). A file that cannot be
+    decoded raises BadImageError naming it, or is skipped (see ``EncodedImages``)."""
 
     def __init__(
         self,
         samples: list[tuple[str, int]],
         transform: Callable | None = None,
         skip_unreadable: bool = False,
+        decoder: str = "auto",
     ):
+        super().__init__(len(samples), transform, skip_unreadable, decoder)
         self.samples = samples
-        self.description = ""  # one line on what was found, for the run's first lines
         self.targets = torch.tensor([label for _, label in samples], dtype=torch.int64)
-        self.transform = transform
-        self.skip_unreadable = skip_unreadable
-        self._bad = torch.zeros(len(samples), dtype=torch.bool).share_memory_() if skip_unreadable else None
 
     def __len__(self) -> int:
         return len(self.samples)
 
-    @property
-    def unreadable(self) -> list[str]:
-        """Paths of the files found unreadable so far (with ``skip_unreadable``)."""
-        if self._bad is None:
-            return []
-        return [self.samples[i][0] for i in self._bad.nonzero().flatten().tolist()]
+    def _load(self, index: int) -> tuple[torch.Tensor, int]:
+        path, label = self.samples[index]
+        return _read_rgb(path, self.decoder), label
+
+    def _item_name(self, index: int) -> str:
+        return self.samples[index][0]
+
+    def _bad_image(self, index: int, exc: BaseException) -> BadImageError:
+        return BadImageError(f"cannot read image {self.samples[index][0]} "
+                             f"({_short_reason(exc)}); remove or replace the file")
+
+    def _none_readable(self) -> BadImageError:
+        folder = Path(self.samples[0][0]).parent.parent
+        return BadImageError(f"none of the {len(self.samples)} images in {folder} can be "
+                             f"read; check the folder's files")
 
     def mark_unreadable(self, paths: Iterable[str]) -> None:
-        """Skip these files from now on without trying them (those found by a run before it
-        was resumed); paths not in the data set are ignored."""
         if self._bad is None or not paths:
             return
         wanted = set(paths)
         for i, (path, _) in enumerate(self.samples):
             if path in wanted:
                 self._bad[i] = True
-
-    def _first_readable(self, index: int) -> tuple[torch.Tensor, int]:
-        n = len(self.samples)
-        for j in ((index + k) % n for k in range(n)):
-            if self._bad[j]:
-                continue
-            path, label = self.samples[j]
-            try:
-                return _read_rgb(path), label
-            except Exception as exc:  # as in load_rgb
-                self._bad[j] = True
-                _warn(f"skipped unreadable image {path} ({_short_reason(exc)}); the next readable "
-                      f"image takes its place")
-        folder = Path(self.samples[0][0]).parent.parent
-        raise BadImageError(f"none of the {n} images in {folder} can be read; check the folder's files")
-
-    def __getitem__(self, index: int):
-        if self.skip_unreadable:
-            image, label = self._first_readable(index)
-        else:
-            path, label = self.samples[index]
-            image = load_rgb(path)
-        if self.transform is not None:
-            image = self.transform(image)
-        return image, label
 
 
 def _unlabeled_split(path: Path, split: str) -> DataNotFoundError:
@@ -1068,5 +1185,5 @@ register_path_source(PathSourceEntry(
 
 # The other path sources, each in its module (they import from this one, now complete).
 from infomax.data import imagenet as _imagenet  # noqa: E402,F401  (imagenet:<root>)
+from infomax.data import shards as _shards  # noqa: E402,F401  (webdataset:<shards>)
 from infomax.data import python as _python  # noqa: E402,F401  (python:<name>)
-

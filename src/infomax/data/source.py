@@ -25,7 +25,8 @@ def resolve_name(name: str, root: Path) -> str:
     source = path_source(name)
     if source is not None and source.on_disk:
         path = Path(name[len(source.prefix):]).expanduser()
-        if not path.is_absolute() and not path.exists():
+        exists = source.exists or Path.exists
+        if not path.is_absolute() and not exists(path):
             return f"{source.prefix}{root / path}"
     return name
 
