@@ -198,6 +198,21 @@ def test_a_single_labeled_tar(tmp_path):
     assert [read[i][1] for i in range(3)] == [0, 3, 1]
 
 
+def test_a_hand_written_index_names_existing_shards_as_splits(tmp_path):
+    folder = tmp_path / "mine"
+    for i in range(2):
+        tar_shard(folder / f"tr-{i}.tar", [{"__key__": f"t{i}{j}", "png": _png(5, 5),
+                                           "cls": str((i + j) % 3)} for j in range(3)])
+    tar_shard(folder / "val.tar", [{"__key__": "v", "png": _png(5, 5), "cls": "2"}])
+    (folder / "index.json").write_text(json.dumps({"splits": {
+        "pretrain": {"shards": "tr-{0..1}.tar"}, "train": {"same_as": "pretrain"},
+        "test": {"shards": ["val.tar"]}}}))
+    name = f"webdataset:{folder}"
+    assert dataset_info(name).num_classes == 3 and class_names(name) is None
+    assert [len(build_dataset(name, s, tmp_path)) for s in ("pretrain", "train", "test")] == [
+        6, 6, 1]
+
+
 def _png(h: int, w: int) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(RNG.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(buf, "PNG")
