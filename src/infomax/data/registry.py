@@ -908,7 +908,7 @@ _JPEG_MAGIC = b"\xff\xd8\xff"
 DECODERS = ("auto", "pillow", "torchvision")
 # What "auto" means for JPEG data (every other format: Pillow). torchvision: it gives
 # Pillow's pixels exactly for baseline, progressive, grayscale and CMYK JPEGs of any
-# chroma subsampling (tests/test_decoders.py) and decodes 1.2-1.7x as many images per
+# chroma subsampling (tests/test_decoders.py) and decodes 2.2-2.5x as many images per
 # core (BENCHMARKS.md, "JPEG decoding").
 JPEG_DECODER = "torchvision"
 

@@ -365,7 +365,8 @@ def decoders(data: str, image_sizes: list[int], decoder_names: list[str], worker
         "command": command, "machine": machine_info(dev), "data": source.name,
         "images": len(files), "jpeg_images": int(jpeg), "batch_size": batch_size,
         "batches": batches, "repeats": repeats, "default_jpeg_decoder": registry.JPEG_DECODER,
-        "torchvision_device": "cpu", "views": {}, "decode_only": [], "loader": []}
+        "torchvision_device": "cpu", "main_process_torch_threads": 1, "views": {},
+        "decode_only": [], "loader": []}
     tmp = tempfile.TemporaryDirectory(prefix="infomax-bench-shards-")
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
