@@ -7,17 +7,16 @@ from __future__ import annotations
 
 import io
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
-from torchvision.io import ImageReadMode, decode_jpeg, read_file
+from torchvision.io import ImageReadMode, decode_jpeg
 
 from infomax.cli import main
 from infomax.data import registry
-from infomax.data.registry import build_dataset, decode_rgb, load_rgb
+from infomax.data.registry import decode_rgb, load_rgb
 from infomax.errors import BadImageError
 
 RNG = np.random.default_rng(5)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import json
-import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import TINY, tiny_args
+from conftest import tiny_args
 from infomax.cli import main
 from infomax.config import make_config
 from infomax.data import shards as shards_module
