@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import json
-import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import TINY, tiny_args
+from conftest import tiny_args
 from infomax.cli import main
 from infomax.config import make_config
 from infomax.data import shards as shards_module
@@ -196,6 +195,21 @@ def test_a_single_labeled_tar(tmp_path):
     assert dataset_info(name).num_classes == 4
     read = build_dataset(name, "train", tmp_path)
     assert [read[i][1] for i in range(3)] == [0, 3, 1]
+
+
+def test_a_hand_written_index_names_existing_shards_as_splits(tmp_path):
+    folder = tmp_path / "mine"
+    for i in range(2):
+        tar_shard(folder / f"tr-{i}.tar", [{"__key__": f"t{i}{j}", "png": _png(5, 5),
+                                           "cls": str((i + j) % 3)} for j in range(3)])
+    tar_shard(folder / "val.tar", [{"__key__": "v", "png": _png(5, 5), "cls": "2"}])
+    (folder / "index.json").write_text(json.dumps({"splits": {
+        "pretrain": {"shards": "tr-{0..1}.tar"}, "train": {"same_as": "pretrain"},
+        "test": {"shards": ["val.tar"]}}}))
+    name = f"webdataset:{folder}"
+    assert dataset_info(name).num_classes == 3 and class_names(name) is None
+    assert [len(build_dataset(name, s, tmp_path)) for s in ("pretrain", "train", "test")] == [
+        6, 6, 1]
 
 
 def _png(h: int, w: int) -> bytes:

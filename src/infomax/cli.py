@@ -323,6 +323,19 @@ def _parser() -> argparse.ArgumentParser:
     bl.add_argument("--data-dir", help="data root")
     bl.add_argument("--device", help="default: cuda when available, else cpu")
     bl.add_argument("--json", help="write every number to this JSON file")
+    dec = bl.add_argument_group("decoders", "with --data or --decoders: JPEG decoders "
+                                "compared on an image folder (or shards) instead")
+    dec.add_argument("--data", help="an image folder (a path or imagefolder:<path>) or "
+                                    "webdataset:<shards>")
+    dec.add_argument("--decoders", nargs="+", choices=("pillow", "torchvision", "shards"),
+                     help="pillow, torchvision (torchvision.io.decode_jpeg; also batched on "
+                          "the GPU when there is one), shards (the folder written to "
+                          "temporary tar shards first); default: all three")
+    dec.add_argument("--image-size", type=int, nargs="+", default=[128, 224],
+                     help="view sizes, px (128 224)")
+    dec.add_argument("--batch-size", type=int, default=32, help="images per batch (32)")
+    dec.add_argument("--repeats", type=int, default=3,
+                     help="timings of --batches batches per figure; the median is shown (3)")
     bl.add_argument("overrides", nargs="*", metavar="key=value",
                     help="e.g. data.augment_device=true")
 
@@ -659,6 +672,26 @@ def _bench(args: argparse.Namespace) -> int:
         overrides = list(args.overrides)
         if args.data_dir:
             overrides.append(f"data.dir={json.dumps(args.data_dir)}")
+        if args.data is not None or args.decoders is not None:
+            if args.data is None:
+                raise InfomaxError("--decoders: name the images with --data <folder or "
+                                   "webdataset:<shards>>")
+            for name, values, low in (("--image-size", args.image_size, 32),
+                                      ("--batch-size", [args.batch_size], 1),
+                                      ("--repeats", [args.repeats], 1)):
+                bad = [v for v in values if v < low]
+                if bad:
+                    raise InfomaxError(f"{name}: {bad[0]} must be >= {low}")
+            out = bench.decoders(args.data, args.image_size,
+                                 args.decoders or ["pillow", "torchvision", "shards"],
+                                 args.workers, preset=args.preset, overrides=overrides,
+                                 batch_size=args.batch_size, batches=args.batches,
+                                 repeats=args.repeats, device=args.device,
+                                 json_path=out_json, command=command)
+            print(bench.format_decoder_table(out))
+            if out_json:
+                print(f"\nwrote {out_json}")
+            return 0
         out = bench.loader(args.preset, args.workers, overrides=overrides,
                            batches=args.batches, device=args.device, json_path=out_json,
                            command=command)

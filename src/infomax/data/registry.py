@@ -33,7 +33,7 @@ import sys
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 import torch
@@ -910,7 +910,11 @@ def _pixels(im) -> np.ndarray:
 JPEG_EXTENSIONS = (".jpg", ".jpeg", ".jpe", ".jfif")
 _JPEG_MAGIC = b"\xff\xd8\xff"
 DECODERS = ("auto", "pillow", "torchvision")
-JPEG_DECODER = "pillow"  # what "auto" means for JPEG data; every other format: Pillow
+# What "auto" means for JPEG data (every other format: Pillow). torchvision: it gives
+# Pillow's pixels exactly for baseline, progressive, grayscale and CMYK JPEGs of any
+# chroma subsampling (tests/test_decoders.py) and decodes 2.2-2.5x as many images per
+# core (BENCHMARKS.md, "JPEG decoding").
+JPEG_DECODER = "torchvision"
 
 
 def _pillow_rgb(source) -> torch.Tensor:
@@ -921,14 +925,40 @@ def _pillow_rgb(source) -> torch.Tensor:
     return torch.from_numpy(array).permute(2, 0, 1).contiguous()
 
 
+_TORCHVISION: Any = None  # (decode_jpeg, ImageReadMode.RGB), or False where unavailable
+
+
+def _torchvision_decoder() -> Any:
+    """torchvision.io.decode_jpeg and its RGB mode; False where this torchvision has none
+    (its image decoding is deprecated since 0.29, in favour of TorchCodec): JPEGs then go
+    to Pillow, which gives the same pixels."""
+    global _TORCHVISION
+    if _TORCHVISION is None:
+        try:
+            import warnings
+
+            from torchvision.io import ImageReadMode, decode_jpeg
+
+            # Said on every call since torchvision 0.29; the fallback above covers it.
+            warnings.filterwarnings("ignore", category=DeprecationWarning,
+                                    message="The image decoding and encoding capabilities "
+                                            "of TorchVision are deprecated")
+            _TORCHVISION = (decode_jpeg, ImageReadMode.RGB)
+        except Exception:
+            _TORCHVISION = False
+    return _TORCHVISION
+
+
 def _torchvision_jpeg(data: torch.Tensor) -> torch.Tensor | None:
     """(3, H, W) uint8 RGB pixels of JPEG bytes by torchvision.io.decode_jpeg (libjpeg-turbo,
-    the same pixels as Pillow's, see tests/test_decoders.py); None where it fails, so that
-    Pillow decodes the data or names the reason it cannot."""
-    from torchvision.io import ImageReadMode, decode_jpeg
-
+    the same pixels as Pillow's, see tests/test_decoders.py); None where it fails or is
+    unavailable, so that Pillow decodes the data or names the reason it cannot."""
+    decoder = _torchvision_decoder()
+    if not decoder:
+        return None
+    decode_jpeg, rgb = decoder
     try:
-        return decode_jpeg(data, mode=ImageReadMode.RGB)
+        return decode_jpeg(data, mode=rgb)
     except Exception:  # a truncated file, a JPEG variant libjpeg refuses, not a JPEG
         return None
 
@@ -961,11 +991,11 @@ def decode_rgb(source: str | os.PathLike | bytes | bytearray | memoryview,
         except UnidentifiedImageError:  # its message names the BytesIO object
             raise UnidentifiedImageError("not an image in a format Pillow decodes") from None
     if decoder == "torchvision" and os.fspath(source).lower().endswith(JPEG_EXTENSIONS):
-        from torchvision.io import read_file
-
-        data = read_file(os.fspath(source))
-        if bytes(data[:3].numpy()) == _JPEG_MAGIC:
-            image = _torchvision_jpeg(data)
+        with open(source, "rb") as f:
+            data = bytearray(os.fstat(f.fileno()).st_size)
+            f.readinto(data)
+        if bytes(data[:3]) == _JPEG_MAGIC:
+            image = _torchvision_jpeg(torch.frombuffer(data, dtype=torch.uint8))
             if image is not None:
                 return image
     return _pillow_rgb(source)

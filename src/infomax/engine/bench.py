@@ -160,5 +160,309 @@ def format_loader_table(out: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["breakdown_line", "format_loader_table", "format_table", "loader", "measure_loader",
-           "speed"]
+# ----------------------------------------------------------------------------- decoders
+
+DECODER_ROWS = ("pillow", "torchvision", "shards")
+
+
+class _ResNetViews:
+    """Two ResNet-style (SimCLR) training views, for image sizes the AMDIM views do not
+    take: random resized crop (scale 0.08-1) with the flip, colour jitter (0.4, 0.4, 0.4,
+    0.1) with p 0.8, random grayscale with p 0.2, normalization."""
+
+    def __init__(self, info: Any) -> None:
+        from torchvision.transforms import InterpolationMode, v2
+
+        self.view = v2.Compose([
+            v2.RandomResizedCrop(info.image_size, scale=(0.08, 1.0),
+                                 interpolation=InterpolationMode.BICUBIC, antialias=True),
+            v2.RandomHorizontalFlip(),
+            v2.RandomApply([v2.ColorJitter(0.4, 0.4, 0.4, 0.1)], p=0.8),
+            v2.RandomGrayscale(p=0.2),
+            v2.ToDtype(torch.float32, scale=True),
+            v2.Normalize(list(info.mean), list(info.std))])
+
+    def __call__(self, img: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.view(img), self.view(img)
+
+
+def _views(info: Any, strong: bool) -> tuple[Any, str]:
+    """The pretraining views at ``info.image_size``: AMDIM's (``TwoViews``) where they take
+    the size, else ResNet-style ones; and their name."""
+    from infomax.data.views import TwoViews
+
+    try:
+        return TwoViews(info, strong=strong), "AMDIM (TwoViews)"
+    except ValueError:
+        return _ResNetViews(info), "ResNet/SimCLR (random resized crop 0.08-1, jitter, gray)"
+
+
+class _FileBytes(torch.utils.data.Dataset):
+    """The encoded bytes of each image file (uint8 tensors), for decoding on the GPU."""
+
+    def __init__(self, samples: list[tuple[str, int]]) -> None:
+        self.paths = [p for p, _ in samples]
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        from torchvision.io import read_file
+
+        return read_file(self.paths[i])
+
+
+def _list_collate(items: list) -> list:
+    return items
+
+
+def _shape(image: torch.Tensor) -> torch.Size:
+    """What decoding alone hands back: not the pixels, whose transfer from the workers
+    would be timed instead of the decoding."""
+    return image.shape
+
+
+def _files_of(dataset: Any) -> Any:
+    """The ImageFileDataset or ShardDataset under ``fixed_subset``'s Subset, if any."""
+    while hasattr(dataset, "dataset"):
+        dataset = dataset.dataset
+    return dataset
+
+
+def _rate(loader: Any, sampler: Any, batches: int, warmup: int, repeats: int = 1,
+          consume: Any = None) -> tuple[list[float], int]:
+    """Images/s over ``batches`` batches, ``repeats`` times in a row, after ``warmup``
+    batches; passes follow each other (``sampler.set_epoch``) as long as needed. Returns
+    the rates and the images of one timing."""
+    import itertools
+
+    rates: list[float] = []
+    images, start, seen = 0, 0.0, 0
+    for epoch in itertools.count():
+        if sampler is not None:
+            sampler.set_epoch(epoch)
+        for batch in loader:
+            if consume is not None:
+                batch = consume(batch)
+            seen += 1
+            if seen > warmup:
+                images += len(batch)
+            if (seen - warmup) % batches == 0 and seen >= warmup:
+                now = time.perf_counter()
+                if seen > warmup:
+                    rates.append(images / (now - start))
+                    if len(rates) == repeats:
+                        return rates, images
+                start, images = now, 0
+    raise AssertionError("unreachable")
+
+
+def _timing(rates: list[float], images: int, num_workers: int, batch_size: int,
+            batches: int) -> dict[str, Any]:
+    import statistics
+
+    rate = statistics.median(rates)
+    return {"num_workers": num_workers, "batch_size": batch_size, "batches": batches,
+            "images": images, "repeats": len(rates), "images_per_s_each": rates,
+            "images_per_s": rate, "images_per_s_per_worker": rate / max(1, num_workers)}
+
+
+def measure_decoding(dataset: Any, num_workers: int, *, batch_size: int, batches: int,
+                     repeats: int = 3, seed: int = 0, views: bool = True) -> dict[str, Any]:
+    """Images/s that the pretraining loader (EpochSampler, SeededItems, two views each)
+    delivers from ``dataset`` with ``num_workers`` workers, the median of ``repeats``
+    timings of ``batches`` batches; with ``views=False``, decoded images only."""
+    from torch.utils.data import DataLoader
+
+    from infomax.data.batch import BatchCollate
+    from infomax.data.module import EpochSampler, SeededItems, WorkerInit
+
+    warmup = 2 * max(1, num_workers) * 2 + 1
+    common = dict(num_workers=num_workers, persistent_workers=num_workers > 0,
+                  worker_init_fn=WorkerInit(0))
+    if views:
+        sampler = EpochSampler(dataset, batch_size, seed)
+        loader = DataLoader(SeededItems(dataset, seed), sampler=sampler, batch_size=batch_size,
+                            drop_last=True, collate_fn=BatchCollate(), **common)
+    else:
+        sampler = torch.utils.data.RandomSampler(dataset, generator=torch.Generator()
+                                                 .manual_seed(seed))
+        loader = DataLoader(dataset, sampler=sampler, batch_size=batch_size,
+                            collate_fn=_list_collate, **common)
+        sampler = None
+    rates, images = _rate(loader, sampler, batches, warmup, repeats)
+    del loader
+    return _timing(rates, images, num_workers, batch_size, batches)
+
+
+def measure_gpu_decoding(samples: list[tuple[str, int]], num_workers: int, *,
+                         batch_size: int, batches: int, device: str,
+                         repeats: int = 3) -> dict[str, Any]:
+    """Images/s of torchvision.io.decode_jpeg on ``device`` (a CUDA GPU), batched: the
+    workers read the files' bytes, the main process decodes each batch in one call."""
+    from torch.utils.data import DataLoader
+    from torchvision.io import ImageReadMode, decode_jpeg
+
+    dataset = _FileBytes(samples)
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, drop_last=True,
+                        num_workers=num_workers, persistent_workers=num_workers > 0,
+                        collate_fn=_list_collate,
+                        generator=torch.Generator().manual_seed(0))
+
+    def decode(batch: list) -> list:
+        out = decode_jpeg(batch, mode=ImageReadMode.RGB, device=device)
+        torch.cuda.synchronize(device)
+        return out
+
+    rates, images = _rate(loader, None, batches, 2 * max(1, num_workers) * 2 + 1, repeats,
+                          consume=decode)
+    return _timing(rates, images, num_workers, batch_size, batches)
+
+
+def _data_name(data: str) -> str:
+    """A plain folder or .tar path as a data name; data names unchanged."""
+    from infomax.data.registry import path_source
+
+    if path_source(data) is not None or not Path(data).expanduser().exists():
+        return data
+    path = Path(data).expanduser().absolute()
+    return f"webdataset:{path}" if path.is_file() else f"imagefolder:{path}"
+
+
+def decoders(data: str, image_sizes: list[int], decoder_names: list[str], workers: list[int],
+             *, preset: str = "fmnist-tiny", overrides: list[str] = (), batch_size: int = 32,
+             batches: int = 20, repeats: int = 3, device: str | None = None,
+             json_path: Path | None = None, command: str = "") -> dict[str, Any]:
+    """Decoders compared on ``data`` (an image folder, or shards): images/s of decoding
+    alone and of the pretraining loader with two views at each image size, for each
+    decoder and worker count. "pillow" and "torchvision" (decode_jpeg on the CPU for JPEG
+    files, Pillow for the rest) read the files; "shards" reads them from temporary tar
+    shards holding the same files' bytes (written first, not timed), with the default
+    decoder. With a CUDA GPU, torchvision's batched GPU decoding (decoding alone) too.
+    Each figure is the median of ``repeats`` timings; the main process runs with one
+    torch thread, as each worker does, so that figures are per core."""
+    import dataclasses
+    import tempfile
+
+    from infomax.config import DataConfig
+    from infomax.data import registry
+    from infomax.data.shards import ShardDataset, write_shards
+    from infomax.data.source import DataSource
+
+    cfg = make_config(preset, list(overrides))
+    name = _data_name(data)
+    source = DataSource.resolve(DataConfig(name=name, dir=cfg.data.dir, download=False))
+    plain = source.build("pretrain")
+    files = _files_of(plain)
+    from_shards = isinstance(files, ShardDataset)
+    if not isinstance(files, (registry.ImageFileDataset, ShardDataset)):
+        raise ValueError(f"{name}: the decoders compare on image files or shards, not on "
+                         f"{type(files).__name__}")
+    if from_shards:
+        jpeg = sum(files.read_bytes(i)[:3] == b"\xff\xd8\xff" for i in range(len(files)))
+    else:
+        jpeg = sum(p.lower().endswith(registry.JPEG_EXTENSIONS) for p, _ in files.samples)
+    dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    out: dict[str, Any] = {
+        "command": command, "machine": machine_info(dev), "data": source.name,
+        "images": len(files), "jpeg_images": int(jpeg), "batch_size": batch_size,
+        "batches": batches, "repeats": repeats, "default_jpeg_decoder": registry.JPEG_DECODER,
+        "torchvision_device": "cpu", "main_process_torch_threads": 1, "views": {},
+        "decode_only": [], "loader": []}
+    tmp = tempfile.TemporaryDirectory(prefix="infomax-bench-shards-")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        sources = {}
+        for d in decoder_names:
+            if d == "shards" and not from_shards:
+                started = time.perf_counter()
+                write_shards(source, Path(tmp.name) / "shards", progress=False,
+                             copy_files=True)
+                out["shards_written_s"] = time.perf_counter() - started
+                sources[d] = DataSource.resolve(DataConfig(
+                    name=f"webdataset:{Path(tmp.name) / 'shards'}", download=False))
+            elif d == "shards":
+                continue  # the data are shards already: the other rows read them
+            else:
+                sources[d] = source
+        decoder_of = {"pillow": "pillow", "torchvision": "torchvision", "shards": "auto"}
+
+        def build(d: str, transform: Any) -> Any:
+            dataset = sources[d].build("pretrain", transform)
+            _files_of(dataset).decoder = decoder_of[d]
+            return dataset
+
+        # Decoders alternate inside each worker count, so that a machine getting busier or
+        # quieter during the run does not favour the one measured first.
+        for w in workers:
+            for d in sources:
+                r = measure_decoding(build(d, _shape), w, batch_size=batch_size,
+                                     batches=batches, repeats=repeats, views=False)
+                r["decoder"] = d
+                out["decode_only"].append(r)
+                _write(json_path, out)
+                _log(f"decode only, {d}, {w} workers: {r['images_per_s']:.0f} img/s")
+        if dev.startswith("cuda") and "torchvision" in decoder_names and not from_shards:
+            out["torchvision_device"] = dev
+            jpegs = [s for s in files.samples if s[0].lower().endswith(registry.JPEG_EXTENSIONS)]
+            for w in workers:
+                r = measure_gpu_decoding(jpegs, w, batch_size=batch_size, batches=batches,
+                                         device=dev, repeats=repeats)
+                r["decoder"] = "torchvision-cuda"
+                out["decode_only"].append(r)
+                _write(json_path, out)
+                _log(f"decode only, torchvision on {dev}, {w} workers: "
+                     f"{r['images_per_s']:.0f} img/s")
+        for size in image_sizes:
+            info = dataclasses.replace(source.info, image_size=size)
+            views, what = _views(info, cfg.data.augment == "strong")
+            out["views"][str(size)] = what
+            for w in workers:
+                for d in sources:
+                    r = measure_decoding(build(d, views), w, batch_size=batch_size,
+                                         batches=batches, repeats=repeats)
+                    r.update(decoder=d, image_size=size)
+                    out["loader"].append(r)
+                    _write(json_path, out)
+                    _log(f"{size} px, {d}, {w} workers: {r['images_per_s']:.0f} img/s")
+    finally:
+        torch.set_num_threads(threads)
+        tmp.cleanup()
+    _write(json_path, out)
+    return out
+
+
+def format_decoder_table(out: dict[str, Any]) -> str:
+    """The decoders' images/s per worker count: decoding alone, then the loader with views
+    at each image size."""
+    workers = sorted({r["num_workers"] for r in out["decode_only"] + out["loader"]})
+    head = f"{'':<34}" + "".join(f"{f'{w} workers':>12}" for w in workers)
+
+    def rows(items: list, label: Any) -> list[str]:
+        lines = []
+        for d in dict.fromkeys(r["decoder"] for r in items):
+            rates = {r["num_workers"]: r["images_per_s"] for r in items if r["decoder"] == d}
+            lines.append(f"{label(d):<34}" + "".join(
+                f"{rates[w]:>12.0f}" if w in rates else f"{'-':>12}" for w in workers))
+        return lines
+
+    def label(d: str) -> str:
+        return {"pillow": "pillow", "torchvision": "torchvision.io (cpu)",
+                "torchvision-cuda": f"torchvision.io ({out['torchvision_device']}, batched)",
+                "shards": f"shards ({out['default_jpeg_decoder']})"}.get(d, d)
+
+    lines = [f"{out['data']}: {out['images']} images ({out['jpeg_images']} JPEG), batch "
+             f"{out['batch_size']}; images/s", head, "decoding only:"]
+    lines += ["  " + line for line in rows(out["decode_only"], label)]
+    for size, what in out["views"].items():
+        lines.append(f"two views at {size} px, {what}:")
+        lines += ["  " + line for line in rows(
+            [r for r in out["loader"] if r["image_size"] == int(size)], label)]
+    lines.append("0 workers: the main process decodes (one torch thread); each figure is the "
+                 "median of " + str(out["repeats"]) + " timings.")
+    return "\n".join(lines)
+
+
+__all__ = ["breakdown_line", "decoders", "format_decoder_table", "format_loader_table",
+           "format_table", "loader", "measure_decoding", "measure_loader", "speed"]
