@@ -165,36 +165,25 @@ def format_loader_table(out: dict[str, Any]) -> str:
 DECODER_ROWS = ("pillow", "torchvision", "shards")
 
 
-class _ResNetViews:
-    """Two ResNet-style (SimCLR) training views, for image sizes the AMDIM views do not
-    take: random resized crop (scale 0.08-1) with the flip, colour jitter (0.4, 0.4, 0.4,
-    0.1) with p 0.8, random grayscale with p 0.2, normalization."""
+def _resnet_views() -> Any:
+    """ResNet-style (SimCLR) views as a views config: random resized crop (scale 0.08-1),
+    a flip per view, colour jitter (0.4, 0.4, 0.4, 0.1) with p 0.8, random grayscale with
+    p 0.2."""
+    from infomax.config import ViewsConfig
 
-    def __init__(self, info: Any) -> None:
-        from torchvision.transforms import InterpolationMode, v2
-
-        self.view = v2.Compose([
-            v2.RandomResizedCrop(info.image_size, scale=(0.08, 1.0),
-                                 interpolation=InterpolationMode.BICUBIC, antialias=True),
-            v2.RandomHorizontalFlip(),
-            v2.RandomApply([v2.ColorJitter(0.4, 0.4, 0.4, 0.1)], p=0.8),
-            v2.RandomGrayscale(p=0.2),
-            v2.ToDtype(torch.float32, scale=True),
-            v2.Normalize(list(info.mean), list(info.std))])
-
-    def __call__(self, img: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.view(img), self.view(img)
+    return ViewsConfig(crop="resized", crop_scale=[0.08, 1.0], flip_shared=False,
+                       jitter=[0.4, 0.4, 0.4, 0.1], grayscale_p=0.2)
 
 
 def _views(info: Any, strong: bool) -> tuple[Any, str]:
-    """The pretraining views at ``info.image_size``: AMDIM's (``TwoViews``) where they take
-    the size, else ResNet-style ones; and their name."""
+    """The pretraining views at ``info.image_size``: AMDIM's at the sizes of its encoder
+    (32, 64, 128), else ResNet-style ones; and their name."""
     from infomax.data.views import TwoViews
 
-    try:
+    if info.image_size in (32, 64, 128):
         return TwoViews(info, strong=strong), "AMDIM (TwoViews)"
-    except ValueError:
-        return _ResNetViews(info), "ResNet/SimCLR (random resized crop 0.08-1, jitter, gray)"
+    return (TwoViews(info, strong=strong, views=_resnet_views()),
+            "ResNet/SimCLR (random resized crop 0.08-1, jitter, gray)")
 
 
 class _FileBytes(torch.utils.data.Dataset):
