@@ -100,11 +100,6 @@ class PythonItems(Dataset):
         image, label = as_image_and_label(self.dataset[index], f"{self.name} item {index}")
         return (self.transform(image) if self.transform is not None else image), label
 
-    @property
-    def targets(self) -> torch.Tensor:
-        return torch.tensor([as_image_and_label(self.dataset[i], "")[1]
-                             for i in range(len(self))], dtype=torch.int64)
-
 
 def _default_size(side: int) -> int:
     """The input size for images whose shorter side is ``side``: the smallest of the AMDIM

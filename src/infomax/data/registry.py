@@ -149,7 +149,7 @@ class PathSourceEntry:
     (``~`` expanded, made absolute) and the others as ``build_dataset`` takes them."""
 
     prefix: str  # e.g. "imagefolder:"
-    placeholder: str  # what follows the prefix, for the list of valid names: "<path>"
+    metavar: str  # what follows the prefix in the list of valid names and errors: "<path>"
     info: Callable[[Path], DatasetInfo]  # constants; ``info.name`` is prefix + path
     # (path, split, transform, skip_unreadable) -> the split's Dataset
     build: Callable[[Path, str, Callable | None, bool], Dataset]
@@ -239,7 +239,7 @@ def valid_data_names() -> str:
 
 def data_name_choices() -> tuple[str, ...]:
     """The registered sets' names and each path source's form (``imagefolder:<path>``)."""
-    return (*DATASETS, *(e.prefix + e.placeholder for e in PATH_SOURCES.values() if e.on_disk))
+    return (*DATASETS, *(e.prefix + e.metavar for e in PATH_SOURCES.values() if e.on_disk))
 
 
 def canonical_data_name(name: str) -> str:
@@ -252,7 +252,7 @@ def canonical_data_name(name: str) -> str:
     if source is not None:
         if not name[len(source.prefix):].strip():
             raise ConfigError(f"data set {name!r} names no path; write "
-                              f"{source.prefix}{source.placeholder}: {source.expected}")
+                              f"{source.prefix}{source.metavar}: {source.expected}")
         return name
     entry = _lookup(name.strip().lower())
     if entry is None:
