@@ -423,12 +423,16 @@ def test_the_preset_builds_a_resnet50_for_224_px_views():
     from infomax.config import make_config
     from infomax.data.registry import DatasetInfo
     from infomax.data.views import TwoViews, test_view
+    from infomax.methods.base import peak_lr
     from infomax.runs import build_method
 
     cfg = make_config("imagenet-resnet50")
     assert (cfg.method, cfg.model.encoder, cfg.data.image_size) == ("simclr", "resnet50", 224)
     assert cfg.data.name == "imagenet:imagenet" and cfg.train.epochs == 100
-    assert cfg.optim.lr == 2e-4 and cfg.optim.betas == [0.8, 0.999]  # AMDIM's Adam
+    # SimCLR's recipe: LARS at 0.3 per 256 images, so 1.2 on 8 GPUs of 128.
+    assert (cfg.recipe, cfg.optim.name, cfg.optim.lr, cfg.optim.lr_batch) == (
+        "simclr", "lars", 0.3, 256)
+    assert peak_lr(cfg, 8) == pytest.approx(1.2) and cfg.views.crop_scale == [0.08, 1.0]
     # Its runs are named after it; another method's are kept apart.
     assert str(cfg.run_dir) == "runs/imagenet-resnet50"
     other = make_config("imagenet-resnet50", ["method=moco"])

@@ -32,7 +32,10 @@ METHOD = {"amdim": (),
                            "probe.online_window=2", "probe.online_ema=0.9"),
           "moco": ("method=moco", "moco.queue_size=64", "moco.hidden_dim=32",
                    "moco.embed_dim=16"),
-          "instdisc": ("method=instdisc", "instdisc.num_negatives=16", "instdisc.embed_dim=16")}
+          "instdisc": ("method=instdisc", "instdisc.num_negatives=16", "instdisc.embed_dim=16"),
+          # SimCLR's recipe (LARS, cosine) with two batches per update: 2 updates an epoch
+          "simclr-accumulate": ("method=simclr", "simclr.hidden_dim=32", "simclr.embed_dim=16",
+                                "optim.accumulate=2")}
 DATA_STATE = PretrainData.__qualname__  # the checkpoint key of the data's position
 
 
@@ -115,6 +118,10 @@ CASES = [
     # last.ckpt: the step checkpoint before the epoch's last step (none follows that step)
     pytest.param("moco", [(VAL, 3)], 2, [(2, (0, 2))], id="moco-validation-of-epoch-1-workers"),
     pytest.param("instdisc", [(TRAIN, 1)], 0, [(1, (0, 1))], id="instdisc-inside-epoch-1"),
+    # batches 0-1 and 2 of each epoch make its two updates: the step checkpoint of update 3
+    # (epoch 2's batches 0-1), killed in batch 2
+    pytest.param("simclr-accumulate", [(TRAIN, 3)], 0, [(3, (1, 2))],
+                 id="simclr-recipe-accumulating-2-batches-inside-epoch-2"),
     pytest.param("instdisc", [(VAL, 3), (TRAIN, 5)], 2, [(2, (0, 2)), (5, (1, 2))],
                  id="instdisc-validation-of-epoch-1-then-inside-epoch-2-workers"),
 ]
@@ -141,7 +148,9 @@ def test_a_killed_run_resumes_to_the_uninterrupted_runs_state(
     straight_run = straight_runs(method)
     straight = load(straight_run / "last.ckpt")
     resumed = load(run / "last.ckpt")
-    assert resumed["global_step"] == straight["global_step"] == 2 * STEPS_PER_EPOCH
+    # 2 epochs of 3 batches: 6 updates, or 4 accumulating 2 batches (0-1, 2 in each epoch)
+    updates = 4 if method == "simclr-accumulate" else 2 * STEPS_PER_EPOCH
+    assert resumed["global_step"] == straight["global_step"] == updates
     for key in ("state_dict", "optimizer_states", "lr_schedulers", "rng_states", DATA_STATE,
                 "probe_replay"):
         assert (key in straight) == (key in resumed) == (
@@ -149,7 +158,7 @@ def test_a_killed_run_resumes_to_the_uninterrupted_runs_state(
         if key in straight:
             assert_same_tensors(straight[key], resumed[key], key)
     summary = json.loads((run / "summary.json").read_text())
-    assert summary["steps"] == 2 * STEPS_PER_EPOCH and summary["epochs"] == 2
+    assert summary["steps"] == updates and summary["epochs"] == 2
     assert summary["skipped_images"] == 0
     # The last epoch's validation ran, on the same weights; every logged number is there.
     assert summary["online"] == json.loads((straight_run / "summary.json").read_text())["online"]

@@ -218,22 +218,86 @@ class ModelConfig:
     use_bn: bool = _f(False, help="optional BatchNorms in the encoder")
 
 
+OPTIMIZERS = ("adam", "adamw", "sgd", "lars")
+SCHEDULES = ("multistep", "cosine")
+LR_SCALINGS = ("linear", "sqrt")
+
+
 @dataclass
 class OptimConfig:
-    lr: float = _f(2e-4, min=0.0)
-    betas: list[float] = _f([0.8, 0.999])
-    eps: float = _f(1e-8, min=0.0)
+    """The optimizer and the learning-rate schedule. The defaults are AMDIM's (Adam, warmup,
+    step decay); each method's published recipe (``Recipe``) sets its own."""
+
+    name: str = _f("adam", choices=OPTIMIZERS, help="adam, adamw, sgd (momentum, nesterov) "
+                   "or lars (timm's LARS: SGD with momentum and a per-layer trust ratio)")
+    lr: float = _f(2e-4, min=0.0, help="peak learning rate; with optim.lr_batch, the rate "
+                   "for that many images per update, scaled to the run's global batch")
+    lr_batch: int | None = _f(None, min=1, help="the batch size optim.lr is given for: the "
+                              "rate used is lr x (global batch / lr_batch), or its square "
+                              "root with optim.lr_scaling=sqrt; global batch = "
+                              "data.batch_size x processes x optim.accumulate; null: lr as "
+                              "given (LARS recipes always give one)")
+    lr_scaling: str = _f("linear", choices=LR_SCALINGS, help="how the rate follows the batch "
+                         "size when optim.lr_batch is set (linear: Goyal et al. 2017)")
+    betas: list[float] = _f([0.8, 0.999], help="adam, adamw")
+    eps: float = _f(1e-8, min=0.0, help="adam, adamw")
+    momentum: float = _f(0.9, min=0.0, help="sgd, lars")
+    nesterov: bool = _f(False, help="sgd, lars: Nesterov momentum")
     weight_decay: float = _f(1e-5, min=0.0)
+    exclude_bias_norm: bool = _f(False, help="biases and normalization weights (every "
+                                 "parameter with one dimension) get no weight decay and, "
+                                 "under LARS, no trust-ratio adaptation (SimCLR, BYOL); the "
+                                 "online probes then get none either")
+    lars_trust: float = _f(1e-3, min=0.0, help="lars: the trust coefficient eta")
+    schedule: str = _f("multistep", choices=SCHEDULES, help="after the warmup: multistep "
+                       "(times optim.gamma at each of optim.milestones) or cosine (a half "
+                       "cosine to optim.final_lr_ratio at the end of training)")
     warmup_steps: int = _f(500, min=0, help="linear warmup over this many updates")
-    milestones: list[int] = _f([250, 280], help="epochs at which lr is multiplied by gamma")
+    warmup_epochs: float | None = _f(None, min=0.0, help="linear warmup over this many "
+                                     "epochs instead (then optim.warmup_steps must be 0)")
+    warmup_from: float = _f(0.0, min=0.0, help="the warmup starts from this fraction of the "
+                            "peak rate (SwAV: 0.3 / 4.8); 0: from lr / warmup updates")
+    milestones: list[int] = _f([250, 280], help="epochs at which lr is multiplied by gamma "
+                               "(multistep)")
     gamma: float = _f(0.2, min=0.0)
+    final_lr_ratio: float = _f(0.0, min=0.0, help="cosine: the rate at the end of training, "
+                               "as a fraction of the peak")
+    schedule_epochs: int | None = _f(None, min=1, help="the training length (epochs) that "
+                                     "optim.warmup_epochs and optim.milestones are given "
+                                     "for: a run of another train.epochs scales them in "
+                                     "proportion (recipes give their paper's length); null: "
+                                     "as given")
     cooldown: float = _f(0.0, min=0.0, help="fraction of all updates, at the end "
                          "of training, over which the rate falls linearly to 0 (0: none)")
+    clip_grad_norm: float | None = _f(None, min=0.0, help="clip the gradients' global L2 "
+                                      "norm to this before each update (null: no clipping)")
+    accumulate: int = _f(1, min=1, help="sum the gradients of this many batches into one "
+                         "update. It does not enlarge what a batch contrasts with: in-batch "
+                         "negatives, BatchNorm statistics and SwAV's codes stay those of "
+                         "each data.batch_size batch; queues and memory banks receive every "
+                         "batch; momentum networks move once per update")
     probe_lr: float | None = _f(None, min=0.0, help="learning rate of the online probes "
                                 "(same warmup and decay); default: optim.lr")
     probe_cooldown: bool = _f(True, help="the online probes' rate falls with the encoder's "
                               "during the cooldown; false: they keep it to the end, following "
                               "the settling encoder (score them by probe.online_ema)")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A method's published training recipe: the ``optim`` and ``views`` settings its paper
+    states (plain data, as in a preset), and where they come from. ``make_config`` puts it
+    under the preset, the config file and the overrides (see there)."""
+
+    source: str
+    optim: dict[str, Any] = field(default_factory=dict)
+    views: dict[str, Any] = field(default_factory=dict)
+    note: str = ""
+
+
+# The sections a recipe sets: used unless the preset (of the same method) or the config
+# file gives that section itself.
+RECIPE_SECTIONS = ("optim", "views")
 
 
 @dataclass
@@ -302,6 +366,9 @@ class Config:
     method: str = _f("amdim", choices=lambda: _methods().names(),
                      help="what to train; each method's own settings are its sections (e.g. moco.*)")
     preset: str | None = _f(None, help="name of the preset this config started from")
+    recipe: str | None = _f(None, help="the method whose published recipe (optim.* and "
+                            "views.*) this config started from; null: none (the defaults "
+                            "are AMDIM's)")
     data: DataConfig = field(default_factory=DataConfig)
     views: ViewsConfig = field(default_factory=ViewsConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -588,11 +655,7 @@ def _validate(cfg: Config) -> Config:
 
     if d.image_size is not None:
         check_image_size(cfg.model.encoder, d.image_size, "data.image_size")
-    if len(cfg.optim.betas) != 2 or not all(0.0 <= b < 1.0 for b in cfg.optim.betas):
-        raise ConfigError(f"optim.betas: {cfg.optim.betas!r} must be two numbers in [0, 1)")
-    if cfg.optim.cooldown > 1:
-        raise ConfigError(f"optim.cooldown: {cfg.optim.cooldown!r} is a fraction of the "
-                          f"updates; use a number in [0, 1]")
+    _validate_optim(cfg.optim)
     if cfg.probe.online_ema >= 1:
         raise ConfigError(f"probe.online_ema: {cfg.probe.online_ema!r} is a decay per update; "
                           f"use a number in [0, 1), e.g. 0.98")
@@ -606,6 +669,39 @@ def _validate(cfg: Config) -> Config:
         if ms != sorted(ms) or any(m < 1 for m in ms):
             raise ConfigError(f"{key}: {ms!r} must be increasing epoch numbers >= 1")
     return cfg
+
+
+def _validate_optim(o: OptimConfig) -> None:
+    if len(o.betas) != 2 or not all(0.0 <= b < 1.0 for b in o.betas):
+        raise ConfigError(f"optim.betas: {o.betas!r} must be two numbers in [0, 1)")
+    if o.cooldown > 1:
+        raise ConfigError(f"optim.cooldown: {o.cooldown!r} is a fraction of the "
+                          f"updates; use a number in [0, 1]")
+    if o.momentum >= 1:
+        raise ConfigError(f"optim.momentum: {o.momentum!r} must be in [0, 1), e.g. 0.9")
+    if o.nesterov and o.name not in ("sgd", "lars"):
+        raise ConfigError(f"optim.nesterov: Nesterov momentum is for optim.name sgd or lars, "
+                          f"not {o.name}; set optim.nesterov=false")
+    if o.nesterov and o.momentum == 0:
+        raise ConfigError("optim.nesterov: Nesterov momentum needs optim.momentum > 0, "
+                          "e.g. 0.9")
+    if o.name == "lars" and o.lr_batch is None:
+        raise ConfigError("optim.lr_batch: LARS rates are given for a batch size (SimCLR: "
+                          "0.3 per 256 images); set optim.lr_batch=256 (the rate is then "
+                          "optim.lr x global batch / 256), or the batch your optim.lr is for")
+    if o.warmup_epochs is not None and o.warmup_steps > 0:
+        raise ConfigError(f"optim.warmup_epochs: {o.warmup_epochs!r} and optim.warmup_steps "
+                          f"{o.warmup_steps!r} both set a warmup; set optim.warmup_steps=0 "
+                          f"or optim.warmup_epochs=null")
+    if o.warmup_from >= 1:
+        raise ConfigError(f"optim.warmup_from: {o.warmup_from!r} is a fraction of the peak "
+                          f"rate; use a number in [0, 1)")
+    if o.final_lr_ratio > 1:
+        raise ConfigError(f"optim.final_lr_ratio: {o.final_lr_ratio!r} is a fraction of the "
+                          f"peak rate; use a number in [0, 1]")
+    if o.clip_grad_norm is not None and o.clip_grad_norm <= 0:
+        raise ConfigError(f"optim.clip_grad_norm: {o.clip_grad_norm!r} must be a positive "
+                          f"norm, e.g. 1.0 (null: no clipping)")
 
 
 _PROBABILITIES = ("translate_p", "flip_p", "jitter_p", "grayscale_p", "blur_p", "solarize_p")
@@ -719,18 +815,70 @@ def parse_override(text: str) -> dict[str, Any]:
     return out
 
 
+def recipe_for(method: str, data: dict[str, Any] | None = None) -> Recipe | None:
+    """The published recipe of ``method`` (None: none, or no such method), for a config
+    whose plain data (preset, file and overrides merged) is ``data``: a method may have
+    several (MoCo v1 and v2)."""
+    methods = _methods()
+    if method not in methods.names():
+        return None
+    recipe = getattr(methods[method], "recipe", None)
+    return recipe(data or {}) if callable(recipe) else recipe
+
+
 def make_config(preset: str | None = None, overrides: typing.Sequence[str] = (),
                 base: dict[str, Any] | None = None) -> Config:
-    """Defaults <- preset (or a saved config ``base``) <- ``key=value`` overrides."""
+    """Defaults <- the method's recipe <- a config file ``base`` <- preset <- ``key=value``
+    overrides.
+
+    The recipe (``Recipe``: the paper's ``optim`` and ``views`` sections) is used for each
+    of those sections that neither the config file nor the preset gives: a saved run's
+    config gives both, and so keeps what it trained with. A preset made for another method
+    (fmnist-tiny is AMDIM's) gives its data, model, training and probe settings, and not
+    the sections the recipe sets: those are its own method's recipe as it adapts it. (A
+    method without a recipe, CPC, trains with the preset's.)"""
     # Each source is checked before it is merged: a section given a scalar or a list must
     # not be replaced, silently, by another source's keys of that section.
-    data: dict[str, Any] = dict(base or {})
-    _check_mappings(Config, data)
-    sources = [load_preset_dict(preset)] if preset is not None else []
-    for source in (*sources, *map(parse_override, overrides)):
+    file = dict(base or {})
+    _check_mappings(Config, file)
+    preset_data = load_preset_dict(preset) if preset is not None else {}
+    _check_mappings(Config, preset_data)
+    over = [parse_override(o) for o in overrides]
+    for source in over:
         _check_mappings(Config, source)
-        data = _merge(data, source)
+    given: dict[str, Any] = {}
+    for source in (file, preset_data, *over):
+        given = _merge(given, source)
+    method = given.get("method", "amdim")
+    recipe = recipe_for(method, given) if isinstance(method, str) else None
+    if recipe is not None and preset_data and preset_data.get("method", "amdim") != method:
+        preset_data = {k: v for k, v in preset_data.items()
+                       if not (k in RECIPE_SECTIONS and getattr(recipe, k))}
+    data: dict[str, Any] = {}
+    if recipe is not None:
+        sections = {k: getattr(recipe, k) for k in RECIPE_SECTIONS
+                    if getattr(recipe, k) and k not in file and k not in preset_data}
+        if sections:
+            data = {**sections, "recipe": method}
+    for source in (file, preset_data, *over):
+        data = _merge(_drop_replaced(data, source), source)
     return config_from_dict(data)
+
+
+# Keys of which a config holds one: a source that gives one replaces the other of earlier
+# sources (a preset's optim.warmup_steps=100 replaces a recipe's optim.warmup_epochs=10),
+# at the value that turns it off.
+EXCLUSIVE = (("optim", "warmup_steps", 0), ("optim", "warmup_epochs", None))
+
+
+def _drop_replaced(data: dict[str, Any], source: dict[str, Any]) -> dict[str, Any]:
+    for (section, a, off_a), (_, b, off_b) in (EXCLUSIVE, EXCLUSIVE[::-1]):
+        given = source.get(section)
+        if isinstance(given, dict) and a in given and b not in given and given[a] != off_a:
+            old = data.get(section)
+            if isinstance(old, dict) and old.get(b, off_b) != off_b:
+                data = {**data, section: {**old, b: off_b}}
+    return data
 
 
 def load_config_file(path: str | Path) -> dict[str, Any]:

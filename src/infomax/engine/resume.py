@@ -18,10 +18,11 @@ from infomax.errors import InfomaxError
 # Keys (or whole sections, ending in ".") a resume may change. Every other key is fixed:
 # method, model.*, the methods' sections, views.* (the augmentations the run trains on) and
 # the data settings not listed here.
-CHANGEABLE = ("preset", "optim.", "train.", "probe.", "data.num_workers", "data.dir",
+CHANGEABLE = ("preset", "recipe", "optim.", "train.", "probe.", "data.num_workers", "data.dir",
               "data.download", "data.strict", "data.val_subset")
-# Exceptions to the sections above: these fix the run's data order or its state's shape.
-FIXED = ("train.seed", "probe.online_ema")
+# Exceptions to the sections above: these fix the run's data order or its state's shape
+# (the optimizer's kind and its parameter groups).
+FIXED = ("train.seed", "probe.online_ema", "optim.name", "optim.exclude_bias_norm")
 
 
 def changeable(key: str) -> bool:
@@ -42,8 +43,21 @@ def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def _probes_own_group(optim: dict[str, Any]) -> bool:
-    # As SSLMethod.configure_optimizers: the probes get a parameter group of their own.
-    return optim.get("probe_lr") is not None or not optim.get("probe_cooldown", True)
+    # As SSLMethod.configure_optimizers (infomax.methods.base.probes_own_group): the probes
+    # get a parameter group of their own.
+    return (optim.get("probe_lr") is not None or not optim.get("probe_cooldown", True)
+            or bool(optim.get("exclude_bias_norm", False)))
+
+
+def _with_optim_defaults(saved: dict[str, Any]) -> dict[str, Any]:
+    """``saved`` with the optim keys it lacks at their defaults: a checkpoint of a version
+    before a key existed trained with that key's default (Adam, the step schedule)."""
+    import dataclasses
+
+    from infomax.config import OptimConfig
+
+    optim = {**dataclasses.asdict(OptimConfig()), **saved.get("optim", {})}
+    return {**saved, "optim": optim}
 
 
 def resume_changes(saved: dict[str, Any], cfg: Config, path: str | Path
@@ -51,13 +65,15 @@ def resume_changes(saved: dict[str, Any], cfg: Config, path: str | Path
     """The settings ``cfg`` changes from the checkpoint's config ``saved``, as (key, there,
     here); InfomaxError naming the first key that a resume cannot change. Keys one side
     lacks (another method's sections in a config of earlier versions) are not compared."""
+    saved = _with_optim_defaults(saved)
     there, here = flatten(saved), flatten(cfg.to_dict())
     changed = [(k, there[k], v) for k, v in here.items() if k in there and there[k] != v]
     fixed = [f"{k}: {old!r} there, {new!r} here" for k, old, new in changed
              if not changeable(k)]
     if fixed:
         raise InfomaxError(
-            f"cannot resume from {path}: it was trained with another network or data "
+            f"cannot resume from {path}: it was trained with another network, data or "
+            f"optimizer "
             f"({'; '.join(fixed)}); resume with the run's config (--config "
             f"{Path(path).parent / 'config.yaml'}), or start a new run (another --name)")
     if _probes_own_group(saved.get("optim", {})) != _probes_own_group(cfg.to_dict()["optim"]):

@@ -93,6 +93,11 @@ class GracefulStop(L.Callback):
                            batch_idx: int) -> None:
         if self._agreed is not None:
             return
+        if (batch_idx + 1) % max(1, trainer.accumulate_grad_batches) != 0 and (
+                batch_idx + 1 < trainer.num_training_batches):
+            # Inside an update that accumulates gradients over several batches: a
+            # checkpoint here would hold none of them; stop once the update is applied.
+            return
         signum = self._agree()
         if signum is None:
             return

@@ -20,13 +20,14 @@ from lightning.fabric.utilities.rank_zero import rank_zero_only
 from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
-from infomax.config import Config
+from infomax.config import Config, OptimConfig
 from infomax.data.module import PretrainData
 from infomax.engine.checkpoints import AtomicCheckpointIO
 from infomax.errors import (BadImageError, ConfigError, InfomaxError, NonFiniteCheckpointError,
                             NonFiniteError, TrainingInterrupted)
 from infomax.files import atomic_write_text, stale_temp_files
 from infomax.methods import METHODS, SSLMethod
+from infomax.methods.base import describe_optim
 from infomax.engine.resume import describe_changes, resume_changes
 from infomax.engine.signals import GracefulStop, slurm_job_id
 from infomax.runs import (BEST, CONFIG_FILE, LAST, LAST_PREVIOUS, SUMMARY_FILE,
@@ -150,7 +151,10 @@ class _StepCheckpoint(_MovableCheckpoint):
 
     def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any,
                            batch_idx: int) -> None:
-        if batch_idx + 1 < trainer.num_training_batches:
+        # With gradient accumulation, only after a batch that ended an update: after the
+        # others the gradients summed so far are in no checkpoint.
+        update = (batch_idx + 1) % max(1, trainer.accumulate_grad_batches) == 0
+        if update and batch_idx + 1 < trainer.num_training_batches:
             super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
 
 
@@ -363,7 +367,7 @@ def _pretrain_locked(cfg: Config, resume: str | None, progress: bool, overwrite:
     latest = _MovableCheckpoint(dirpath=run_dir, filename="last", monitor=None, save_top_k=1,
                                 enable_version_counter=False)
     stop = GracefulStop(last)
-    callbacks: list[Any] = [stop, *([checkpoint] if checkpoint is not None else []), latest]
+    callbacks: list[Any] = [_SayOptimizer(cfg), stop, *([checkpoint] if checkpoint is not None else []), latest]
     if t.checkpoint_every_n_steps:
         # The same last.ckpt, also every N optimizer steps: a crash loses at most N steps.
         callbacks.append(_StepCheckpoint(run_dir, t.checkpoint_every_n_steps))
@@ -390,6 +394,9 @@ def _pretrain_locked(cfg: Config, resume: str | None, progress: bool, overwrite:
         num_nodes=t.num_nodes, strategy=lightning_strategy(t),  # global BN: SSLMethod.setup
         log_every_n_steps=t.log_every_n_steps,
         limit_train_batches=t.limit_train_batches,
+        accumulate_grad_batches=cfg.optim.accumulate,
+        gradient_clip_val=cfg.optim.clip_grad_norm,
+        gradient_clip_algorithm="norm" if cfg.optim.clip_grad_norm else None,
         limit_val_batches=None if data.has_labels else 0,
         callbacks=callbacks, logger=loggers, default_root_dir=run_dir,
         # Whole-or-absent checkpoint files; the replaced last.ckpt is kept as last.prev.ckpt.
@@ -466,6 +473,23 @@ def _write_summary(run_dir: Path, trainer: Any, checkpoint: ModelCheckpoint | No
         "skipped_image_files": skipped,
     }
     atomic_write_text(run_dir / SUMMARY_FILE, json.dumps(summary, indent=2))
+
+
+class _SayOptimizer(L.Callback):
+    """The optimizer, its rate and schedule in one line, once training starts (after the
+    methods' own checks of the data), for a recipe or an optimizer other than AMDIM's
+    Adam with step decay."""
+
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+
+    def on_train_start(self, trainer: Any, pl_module: Any) -> None:
+        cfg = self.cfg
+        o, default = cfg.optim, OptimConfig()
+        plain = all(getattr(o, k) == getattr(default, k) for k in (
+            "name", "lr_batch", "schedule", "accumulate", "clip_grad_norm", "exclude_bias_norm"))
+        if trainer.is_global_zero and (cfg.recipe is not None or not plain):
+            print(f"infomax: {describe_optim(cfg, trainer.world_size)}", file=sys.stderr)
 
 
 def check_devices(cfg: Config) -> None:

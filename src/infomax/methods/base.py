@@ -22,7 +22,7 @@ from infomax.losses import clipped_cross_entropy
 from infomax.methods.components import (NonFiniteGuard, ProbeReplayState, RNGStates,
                                         StepRecord)
 from infomax.methods.contract import Batch, StepLosses, StepOutput
-from infomax.methods.schedule import WarmupMultiStep
+from infomax.methods.schedule import WarmupCosine, WarmupMultiStep
 from infomax.nn.amdim import AMDIMEncoder
 from infomax.nn.encoders import ENCODERS
 from infomax.nn.global_bn import convert_global_batchnorm
@@ -30,23 +30,28 @@ from infomax.nn.probes import OnlineProbes
 from infomax.registry import Registry
 
 if TYPE_CHECKING:
-    from infomax.config import Config
+    from infomax.config import Config, Recipe
 
 METHODS: Registry[type["SSLMethod"]] = Registry("method")
 
 
 def register_method(name: str, *, sections: dict[str, type] | None = None,
-                    needs_index: bool = False, summary: str = ""
+                    needs_index: bool = False, summary: str = "",
+                    recipe: Recipe | Callable[[dict[str, Any]], Recipe | None] | None = None
                     ) -> Callable[[type["SSLMethod"]], type["SSLMethod"]]:
     """Class decorator: register an SSLMethod subclass as method ``name`` (the value of
     the config's ``method`` key and of ``--method``). ``sections`` maps config section
     names to the dataclasses of the method's own settings (``{"moco": MoCoConfig}``: keys
     ``moco.*``); ``needs_index``: its batches carry each image's index in the pretraining
-    set (``Batch.index``); ``summary``: a few words for the CLI's help."""
+    set (``Batch.index``); ``summary``: a few words for the CLI's help; ``recipe``: the
+    published training recipe (``infomax.config.Recipe``: optim and views settings and their
+    source), or a function of the config's plain data that returns it (for methods whose
+    papers give several), used by ``--method NAME`` (see ``infomax.config.make_config``)."""
 
     def add(cls: type[SSLMethod]) -> type[SSLMethod]:
         cls.name, cls.config_sections = name, dict(sections or {})
         cls.needs_index, cls.summary = needs_index, summary
+        cls.recipe = recipe
         return METHODS.register(name, cls)
 
     return add
@@ -71,6 +76,7 @@ class SSLMethod(L.LightningModule):
     config_sections: ClassVar[dict[str, type]] = {}
     needs_index: ClassVar[bool] = False
     summary: ClassVar[str] = ""
+    recipe: ClassVar[Any] = None
     # The report's caption of the loss curves (the method's logged train/* terms).
     loss_caption: ClassVar[str] = ("The self-supervised loss and the terms the method logs, "
                                    "per logged training step.")
@@ -274,21 +280,69 @@ class SSLMethod(L.LightningModule):
                      sync_dist=True)
 
     # -- optimisation -----------------------------------------------------------------
-    def configure_optimizers(self) -> Any:
+    def peak_lr(self) -> float:
+        """``optim.lr``, scaled to the global batch when ``optim.lr_batch`` is set."""
+        return peak_lr(self.cfg, world_size())
+
+    def _param_groups(self) -> tuple[list[dict[str, Any]], list[str]]:
+        """The optimizer's parameter groups and the role of each ("encoder", "no_decay",
+        "probes"); the encoder's group first (its rate is the one logged). Without
+        ``optim.exclude_bias_norm`` and with the probes at the encoder's rate and schedule,
+        one group."""
         o = self.cfg.optim
         # Momentum (EMA) encoders hold parameters without gradients: not the optimizer's.
         params = [p for p in self.parameters() if p.requires_grad]
-        own_group = (o.probe_lr is not None or not o.probe_cooldown) and self.probes is not None
-        if own_group:
-            # The probes in a group of their own (the encoder's group first: it is the
-            # logged lr), under the same schedule (without the cooldown unless
-            # optim.probe_cooldown).
-            mine = {id(p) for p in self.probes.parameters()}
-            params = [{"params": [p for p in params if id(p) not in mine]},
-                      {"params": [p for p in params if id(p) in mine],
-                       "lr": o.lr if o.probe_lr is None else o.probe_lr}]
-        opt = torch.optim.Adam(params, lr=o.lr, betas=tuple(o.betas), eps=o.eps,
-                               weight_decay=o.weight_decay)
+        mine = {id(p) for p in self.probes.parameters()} if self.probes is not None else set()
+        own_probes = self.probes is not None and probes_own_group(o)
+        encoder = [p for p in params if not (own_probes and id(p) in mine)]
+        groups: list[dict[str, Any]] = []
+        roles: list[str] = []
+        if o.exclude_bias_norm:
+            # timm's rule (optim.param_groups_weight_decay): one-dimensional parameters are
+            # biases and normalization weights.
+            groups += [{"params": [p for p in encoder if p.ndim > 1]},
+                       {"params": [p for p in encoder if p.ndim <= 1], "weight_decay": 0.0}]
+            roles += ["encoder", "no_decay"]
+        else:
+            groups.append({"params": encoder})
+            roles.append("encoder")
+        if own_probes:
+            probe = {"params": [p for p in params if id(p) in mine],
+                     "lr": self.peak_lr() if o.probe_lr is None else o.probe_lr}
+            if o.exclude_bias_norm:
+                probe["weight_decay"] = 0.0
+            groups.append(probe)
+            roles.append("probes")
+        if o.name == "lars":
+            # timm's LARS adapts a group's rate by the trust ratio when the group has weight
+            # decay or always_adapt: here every encoder group but the excluded one.
+            for group, role in zip(groups, roles):
+                group["always_adapt"] = role == "encoder"
+        if len(groups) == 1:
+            return groups[0]["params"], roles
+        return groups, roles
+
+    def _optimizer(self, params: Any) -> torch.optim.Optimizer:
+        o = self.cfg.optim
+        lr = self.peak_lr()
+        if o.name == "adam":
+            return torch.optim.Adam(params, lr=lr, betas=tuple(o.betas), eps=o.eps,
+                                    weight_decay=o.weight_decay)
+        if o.name == "adamw":
+            return torch.optim.AdamW(params, lr=lr, betas=tuple(o.betas), eps=o.eps,
+                                     weight_decay=o.weight_decay)
+        if o.name == "sgd":
+            return torch.optim.SGD(params, lr=lr, momentum=o.momentum, nesterov=o.nesterov,
+                                   weight_decay=o.weight_decay)
+        from timm.optim import Lars  # imported when used: timm takes a second to load
+
+        return Lars(params, lr=lr, momentum=o.momentum, nesterov=o.nesterov,
+                    weight_decay=o.weight_decay, trust_coeff=o.lars_trust)
+
+    def configure_optimizers(self) -> Any:
+        o = self.cfg.optim
+        params, roles = self._param_groups()
+        opt = self._optimizer(params)
         steps = self.steps_per_epoch
         total_steps = steps * self.cfg.train.epochs
         if self._trainer is not None:
@@ -298,12 +352,11 @@ class SSLMethod(L.LightningModule):
                 steps = max(1, int(total) // epochs)
                 total_steps = int(total)
         self.steps_per_epoch = steps
-        encoder = WarmupMultiStep(o.warmup_steps, o.milestones, o.gamma, steps,
-                                  total_steps=total_steps, cooldown=o.cooldown)
-        probes = encoder if o.probe_cooldown else WarmupMultiStep(
-            o.warmup_steps, o.milestones, o.gamma, steps, total_steps=total_steps)
-        sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, [encoder, probes] if own_group else encoder)
+        encoder = make_schedule(self.cfg, steps, total_steps)
+        probes = encoder if o.probe_cooldown else make_schedule(self.cfg, steps, total_steps,
+                                                                cooldown=False)
+        fns = [probes if role == "probes" else encoder for role in roles]
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, fns if len(fns) > 1 else encoder)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
     # -- exact resume -------------------------------------------------------------------
@@ -325,7 +378,9 @@ class SSLMethod(L.LightningModule):
         With the config unchanged every value is the one saved; the optimizer's moments
         and the scheduler's step count are kept."""
         o = self.cfg.optim
-        lrs = [o.lr, o.lr if o.probe_lr is None else o.probe_lr]
+        _, roles = self._param_groups()
+        lr = self.peak_lr()
+        lrs = [lr if role != "probes" or o.probe_lr is None else o.probe_lr for role in roles]
         for state in checkpoint.get("lr_schedulers", []):
             # The schedule's settings come from this run's config (the lambdas were built
             # from it); only the step count is the checkpoint's.
@@ -335,9 +390,17 @@ class SSLMethod(L.LightningModule):
             if "base_lrs" in state:
                 state["base_lrs"] = lrs[:len(state["base_lrs"])]
         for opt in checkpoint.get("optimizer_states", []):
-            for group, lr in zip(opt.get("param_groups", []), lrs):
-                group.update(initial_lr=lr, betas=tuple(o.betas), eps=o.eps,
-                             weight_decay=o.weight_decay)
+            for group, lr, role in zip(opt.get("param_groups", []), lrs, roles):
+                settings = {"initial_lr": lr, "weight_decay": o.weight_decay}
+                if o.name in ("adam", "adamw"):
+                    settings.update(betas=tuple(o.betas), eps=o.eps)
+                else:
+                    settings.update(momentum=o.momentum, nesterov=o.nesterov)
+                if o.name == "lars":
+                    settings["trust_coeff"] = o.lars_trust
+                if role == "no_decay" or (role == "probes" and o.exclude_bias_norm):
+                    settings["weight_decay"] = 0.0
+                group.update(settings)
 
     def on_train_start(self) -> None:
         # The rate of the next update under this run's plan (the same number as the
@@ -348,3 +411,94 @@ class SSLMethod(L.LightningModule):
                 for group, base_lr, fn in zip(sched.optimizer.param_groups, sched.base_lrs,
                                               sched.lr_lambdas):
                     group["lr"] = base_lr * fn(sched.last_epoch)
+
+
+def probes_own_group(o: Any) -> bool:
+    """Whether the online probes get a parameter group of their own: with a rate or a
+    cooldown of their own, or without weight decay (``optim.exclude_bias_norm``)."""
+    return o.probe_lr is not None or not o.probe_cooldown or o.exclude_bias_norm
+
+
+def global_batch(cfg: Config, processes: int) -> int:
+    """Images per optimizer update: data.batch_size x processes x optim.accumulate."""
+    return cfg.data.batch_size * processes * cfg.optim.accumulate
+
+
+def peak_lr(cfg: Config, processes: int) -> float:
+    """The run's peak rate: ``optim.lr``, times global batch / ``optim.lr_batch`` (or its
+    square root) when that is set."""
+    o = cfg.optim
+    if o.lr_batch is None:
+        return o.lr
+    ratio = global_batch(cfg, processes) / o.lr_batch
+    return o.lr * (ratio if o.lr_scaling == "linear" else ratio ** 0.5)
+
+
+def schedule_scale(cfg: Config) -> float:
+    """What the schedule's epoch numbers are multiplied by: train.epochs /
+    optim.schedule_epochs (1 without it)."""
+    o = cfg.optim
+    return cfg.train.epochs / o.schedule_epochs if o.schedule_epochs else 1.0
+
+
+def warmup_updates(cfg: Config, steps_per_epoch: int) -> int:
+    o = cfg.optim
+    if o.warmup_epochs is None:
+        return o.warmup_steps
+    return int(round(o.warmup_epochs * schedule_scale(cfg) * steps_per_epoch))
+
+
+def make_schedule(cfg: Config, steps_per_epoch: int, total_steps: int,
+                  cooldown: bool = True) -> WarmupMultiStep | WarmupCosine:
+    """The lr factor per update that ``cfg.optim`` describes (``cooldown=False``: without
+    the cooldown, for probes that keep their rate to the end)."""
+    o = cfg.optim
+    warmup = warmup_updates(cfg, steps_per_epoch)
+    down = o.cooldown if cooldown else 0.0
+    if o.schedule == "cosine":
+        return WarmupCosine(warmup, total_steps, o.final_lr_ratio, cooldown=down,
+                            warmup_from=o.warmup_from)
+    scale = schedule_scale(cfg)
+    milestones = o.milestones if scale == 1 else [m * scale for m in o.milestones]
+    return WarmupMultiStep(warmup, milestones, o.gamma, steps_per_epoch,
+                           total_steps=total_steps, cooldown=down, warmup_from=o.warmup_from)
+
+
+def describe_optim(cfg: Config, processes: int) -> str:
+    """One line: the optimizer, its rate (scaled to the global batch) and schedule, and the
+    recipe the settings came from, for the first lines of a run."""
+    from infomax.config import recipe_for
+
+    o = cfg.optim
+    rate = f"lr {o.lr:g}"
+    if o.lr_batch is not None:
+        b = global_batch(cfg, processes)
+        factor = f"{b}/{o.lr_batch}" if o.lr_scaling == "linear" else f"sqrt({b}/{o.lr_batch})"
+        rate = f"lr {o.lr:g} x {factor} = {peak_lr(cfg, processes):.4g}"
+    decay = f"weight decay {o.weight_decay:g}" + (
+        " (not on biases and norms)" if o.exclude_bias_norm else "")
+    if o.warmup_epochs is not None:
+        scale = schedule_scale(cfg)
+        warm = f"warmup {o.warmup_epochs:g} epochs" + (
+            f" of {o.schedule_epochs} (so {o.warmup_epochs * scale:g} of train.epochs="
+            f"{cfg.train.epochs})" if scale != 1 else "")
+    else:
+        warm = f"warmup {o.warmup_steps} updates"
+    if o.schedule == "cosine":
+        sched = f"cosine to {o.final_lr_ratio:g} of the peak"
+    else:
+        ms = o.milestones if schedule_scale(cfg) == 1 else [
+            round(m * schedule_scale(cfg), 3) for m in o.milestones]
+        sched = f"x{o.gamma:g} at epochs {ms}" if ms else "constant"
+    extra = []
+    if o.accumulate > 1:
+        extra.append(f"{o.accumulate} batches per update ({global_batch(cfg, processes)} "
+                     f"images)")
+    if o.clip_grad_norm:
+        extra.append(f"gradient norm clipped to {o.clip_grad_norm:g}")
+    line = f"optimizer {o.name}, {rate}, {decay}, {warm}, {sched}"
+    line += "".join(f", {e}" for e in extra)
+    recipe = recipe_for(cfg.recipe, cfg.to_dict()) if cfg.recipe else None
+    if recipe is not None:
+        line += f"; {cfg.recipe}'s recipe: {recipe.source}"
+    return line

@@ -11,6 +11,7 @@ import torch
 
 from infomax.config import setting
 from infomax.losses.contrastive import byol_regression
+from infomax.methods import recipes
 from infomax.methods.base import register_method
 from infomax.methods.contract import Batch, StepOutput
 from infomax.methods.momentum import MomentumMethod
@@ -27,7 +28,8 @@ class BYOLConfig:
 
 
 @register_method("byol", sections={"byol": BYOLConfig},
-                 summary="regress a momentum target network's projection; no negatives")
+                 summary="regress a momentum target network's projection; no negatives",
+                 recipe=recipes.BYOL)
 class BYOL(MomentumMethod):
     """The symmetric loss of the paper (Sec. 3.1): L + L~, both view orders, each
     2 - 2 cos(q, z') averaged over the batch. One encoder pass per view, as the public code

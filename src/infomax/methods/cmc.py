@@ -16,6 +16,7 @@ from infomax.data.registry import IMAGEFOLDER_PREFIX, IMAGENET_MEAN, IMAGENET_ST
 from infomax.dist import gather_targets
 from infomax.errors import ConfigError
 from infomax.losses.cmc import bank_softmax_loss, batch_softmax_loss
+from infomax.methods import recipes
 from infomax.methods.base import SSLMethod, register_method
 from infomax.methods.contract import Batch, StepOutput
 from infomax.nn.memory import MemoryBank, bank_generator
@@ -100,7 +101,8 @@ class CMCEncoder(nn.Module):
 
 # needs_index: the bank variant keeps one row per image; the batch variant ignores the index.
 @register_method("cmc", sections={"cmc": CMCConfig}, needs_index=True,
-                 summary="contrastive multiview coding: one encoder per view (L / ab)")
+                 summary="contrastive multiview coding: one encoder per view (L / ab)",
+                 recipe=recipes.CMC)
 class CMC(SSLMethod):
     """CMC with two views (``cmc.split``), linear heads to ``embed_dim`` normalized
     projections, temperature ``cmc.temperature``, and the loss L(V1 -> V2) + L(V2 -> V1)

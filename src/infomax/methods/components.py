@@ -88,7 +88,10 @@ class NonFiniteGuard(L.Callback):
 
     def on_train_batch_start(self, trainer: Any, pl_module: Any, batch: Any,
                              batch_idx: int) -> None:
-        if self.limit > 0:
+        # With gradient accumulation an update spans several batches: the buffers are
+        # saved at the first one (batch_idx restarts at 0 each epoch, as the windows do).
+        first = batch_idx % max(1, getattr(trainer, "accumulate_grad_batches", 1)) == 0
+        if self.limit > 0 and first:
             # A skipped step must leave the buffers as they were; without skips a fault
             # ends the run and the in-memory state is never saved.
             self._backup.save(pl_module)

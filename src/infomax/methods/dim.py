@@ -11,6 +11,7 @@ from torch import Tensor, nn
 from infomax.config import setting
 from infomax.dist import gather_targets, global_sum, world_size
 from infomax.losses.dim import dim_loss
+from infomax.methods import recipes
 from infomax.methods.base import SSLMethod, register_method
 from infomax.methods.contract import Batch, StepOutput
 
@@ -42,7 +43,8 @@ class EmbedHead(nn.Module):
 
 
 @register_method("dim", sections={"dim": DIMConfig},
-                 summary="local Deep InfoMax: the global vector against every location")
+                 summary="local Deep InfoMax: the global vector against every location",
+                 recipe=recipes.DIM)
 class DIM(SSLMethod):
     """Local DIM with the ``dim`` config section (estimator, embed_dim, local_weight beta,
     global_weight alpha). DIM has no augmented views: only view x1 of each batch is used

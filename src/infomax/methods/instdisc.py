@@ -14,6 +14,7 @@ from torch import Tensor, nn
 from infomax.config import setting
 from infomax.dist import gather_no_grad, world_size
 from infomax.losses.instdisc import estimate_log_partition, instdisc_nce_loss
+from infomax.methods import recipes
 from infomax.methods.base import SSLMethod, register_method
 from infomax.methods.contract import Batch, StepOutput
 from infomax.nn.memory import MemoryBank, bank_generator
@@ -39,7 +40,8 @@ def mean_log_partition(log_z: Tensor) -> Tensor:
 
 
 @register_method("instdisc", sections={"instdisc": InstDiscConfig}, needs_index=True,
-                 summary="every image its own class, NCE against a memory bank")
+                 summary="every image its own class, NCE against a memory bank",
+                 recipe=recipes.INSTDISC)
 class InstDisc(SSLMethod):
     """Backbone -> linear head -> L2-normalized ``embed_dim`` features f. The loss is the NCE
     of Eq. (4) against the bank (positive: the image's own bank row; m uniform noise rows);

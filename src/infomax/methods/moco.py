@@ -14,6 +14,7 @@ from infomax.config import setting
 from infomax.dist import broadcast_, gather_no_grad, rank, world_size
 from infomax.errors import ConfigError
 from infomax.losses.contrastive import moco_infonce
+from infomax.methods import recipes
 from infomax.methods.base import register_method
 from infomax.methods.contract import Batch, StepOutput
 from infomax.methods.momentum import MomentumMethod
@@ -36,7 +37,8 @@ class MoCoConfig:
 
 
 @register_method("moco", sections={"moco": MoCoConfig},
-                 summary="a momentum key encoder and a queue of keys as negatives")
+                 summary="a momentum key encoder and a queue of keys as negatives",
+                 recipe=recipes.moco)
 class MoCo(MomentumMethod):
     """Query from the first view, key from the second, as in the paper's Algorithm 1 (the
     asymmetric form; no symmetrized loss). The key encoder is updated after each optimizer

@@ -11,6 +11,7 @@ import torch
 from infomax.config import setting
 from infomax.dist import gather_targets
 from infomax.losses.contrastive import nt_xent
+from infomax.methods import recipes
 from infomax.methods.base import SSLMethod, register_method
 from infomax.methods.contract import Batch, StepOutput
 from infomax.nn.heads import projection_mlp
@@ -24,7 +25,8 @@ class SimCLRConfig:
 
 
 @register_method("simclr", sections={"simclr": SimCLRConfig},
-                 summary="NT-Xent between two views through a projection MLP")
+                 summary="NT-Xent between two views through a projection MLP",
+                 recipe=recipes.SIMCLR)
 class SimCLR(SSLMethod):
     def __init__(self, config: Any, num_classes: int, in_channels: int, image_size: int) -> None:
         super().__init__(config, num_classes, in_channels, image_size)
