@@ -57,3 +57,27 @@ def test_legacy_run_probes_embeds_reports_and_resumes(name, fake_fmnist, tmp_pat
     total = sum(float(v.double().sum()) for k, v in resumed["state_dict"].items()
                 if k.startswith("encoder.") and v.is_floating_point())
     assert total == pytest.approx(resumed_sum, rel=1e-5)
+
+
+def test_a_saved_config_without_views_or_optimizer_keys_keeps_the_defaults_it_trained_with():
+    # The instdisc run's config.yaml predates recipes and the views section: it trained
+    # with Adam and AMDIM's views, which make_config must give it (not InstDisc's recipe),
+    # and a config that gives it the recipe cannot resume it.
+    from infomax.config import ViewsConfig, load_config_file, make_config
+    from infomax.engine.resume import resume_changes
+    from infomax.errors import InfomaxError
+
+    saved = load_config_file(LEGACY / "instdisc" / "config.yaml")
+    assert "views" not in saved and "name" not in saved["optim"]
+    cfg = make_config(None, [], base=saved)
+    assert cfg.recipe is None and cfg.optim.name == "adam" and cfg.views == ViewsConfig()
+    assert cfg.optim.lr == saved["optim"]["lr"]
+    assert resume_changes(saved, cfg, "last.ckpt") == []
+    # A user's config of the same method without those sections gets the recipe ...
+    user = {k: v for k, v in saved.items() if k not in ("optim", "preset")}
+    fresh = make_config(None, [], base=user)
+    assert fresh.recipe == "instdisc" and fresh.optim.name == "sgd"
+    assert fresh.views.crop_scale == [0.2, 1.0]
+    # ... and cannot resume the run, which trained on other views with another optimizer.
+    with pytest.raises(InfomaxError, match="optim.name: 'adam' there, 'sgd' here"):
+        resume_changes(saved, fresh, "last.ckpt")

@@ -132,7 +132,8 @@ def test_checkpoint_holds_the_training_state(tiny_run):
     assert sched["last_epoch"] == 2 * STEPS_PER_EPOCH
     assert sched["lr_lambdas"] == [{"warmup": 5, "milestones": [3], "gamma": 0.2,
                                     "steps_per_epoch": STEPS_PER_EPOCH,
-                                    "total_steps": 2 * STEPS_PER_EPOCH, "cooldown": 0.0}]
+                                    "total_steps": 2 * STEPS_PER_EPOCH, "cooldown": 0.0,
+                                    "warmup_from": 0.0}]
     rng = ckpt["rng_states"]
     assert set(rng) == {"torch", "numpy", "python", "cuda"}
     assert rng["torch"].dtype == torch.uint8 and rng["torch"].numel() > 1000

@@ -242,8 +242,8 @@ def test_views_keys_from_overrides_and_in_the_key_list():
     keys = [line.split(" = ")[0] for line in describe_keys().splitlines()]
     assert "views.crop" in keys and "views.first.blur_p" in keys and "views.second.solarize_p" in keys
     assert keys.index("data.strict") < keys.index("views.crop") < keys.index("model.encoder")
-    assert [f.name for f in dataclasses.fields(make_config().__class__)][:4] == \
-        ["method", "preset", "data", "views"]
+    assert [f.name for f in dataclasses.fields(make_config().__class__)][:5] == \
+        ["method", "preset", "recipe", "data", "views"]
 
 
 @pytest.mark.parametrize("override, message", [

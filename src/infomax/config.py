@@ -784,11 +784,15 @@ def load_preset_dict(name: str) -> dict[str, Any]:
     return data
 
 
-def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+def merge_mappings(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``extra``'s keys, nested mappings merged key by key."""
     out = dict(base)
     for k, v in extra.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+        out[k] = merge_mappings(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
     return out
+
+
+_merge = merge_mappings
 
 
 def parse_override(text: str) -> dict[str, Any]:
@@ -836,7 +840,9 @@ def make_config(preset: str | None = None, overrides: typing.Sequence[str] = (),
     config gives both, and so keeps what it trained with. A preset made for another method
     (fmnist-tiny is AMDIM's) gives its data, model, training and probe settings, and not
     the sections the recipe sets: those are its own method's recipe as it adapts it. (A
-    method without a recipe, CPC, trains with the preset's.)"""
+    method without a recipe, CPC, trains with the preset's.) A run's saved config
+    (``is_saved_run_config``) gets no recipe: one written before a section existed trained
+    with that section's defaults."""
     # Each source is checked before it is merged: a section given a scalar or a list must
     # not be replaced, silently, by another source's keys of that section.
     file = dict(base or {})
@@ -851,6 +857,10 @@ def make_config(preset: str | None = None, overrides: typing.Sequence[str] = (),
         given = _merge(given, source)
     method = given.get("method", "amdim")
     recipe = recipe_for(method, given) if isinstance(method, str) else None
+    if is_saved_run_config(file):
+        # A run's config.yaml: a section it lacks did not exist when it was written, so
+        # the run trained with that section's defaults, not with a recipe.
+        recipe = None
     if recipe is not None and preset_data and preset_data.get("method", "amdim") != method:
         preset_data = {k: v for k, v in preset_data.items()
                        if not (k in RECIPE_SECTIONS and getattr(recipe, k))}
@@ -863,6 +873,18 @@ def make_config(preset: str | None = None, overrides: typing.Sequence[str] = (),
     for source in (file, preset_data, *over):
         data = _merge(_drop_replaced(data, source), source)
     return config_from_dict(data)
+
+
+# The sections every run's config.yaml has held since runs saved their config (before
+# the ``recipe`` key and the ``views`` section existed).
+SAVED_RUN_KEYS = ("method", "preset", "data", "model", "optim", "train", "probe")
+
+
+def is_saved_run_config(data: dict[str, Any]) -> bool:
+    """Whether ``data`` is a config a run saved (its config.yaml) rather than one a user
+    wrote: it holds every section a run has saved (``SAVED_RUN_KEYS``). Such a config is
+    complete for the version that wrote it, so ``make_config`` applies no recipe to it."""
+    return all(k in data for k in SAVED_RUN_KEYS)
 
 
 # Keys of which a config holds one: a source that gives one replaces the other of earlier

@@ -49,15 +49,18 @@ def _probes_own_group(optim: dict[str, Any]) -> bool:
             or bool(optim.get("exclude_bias_norm", False)))
 
 
-def _with_optim_defaults(saved: dict[str, Any]) -> dict[str, Any]:
-    """``saved`` with the optim keys it lacks at their defaults: a checkpoint of a version
-    before a key existed trained with that key's default (Adam, the step schedule)."""
+def _with_defaults(saved: dict[str, Any]) -> dict[str, Any]:
+    """``saved`` with the optim and views keys it lacks at their defaults: a checkpoint of
+    a version before a key existed trained with that key's default (Adam, the step
+    schedule, AMDIM's views), so a resume that would give it a recipe's is refused."""
     import dataclasses
 
-    from infomax.config import OptimConfig
+    from infomax.config import OptimConfig, ViewsConfig, merge_mappings
 
-    optim = {**dataclasses.asdict(OptimConfig()), **saved.get("optim", {})}
-    return {**saved, "optim": optim}
+    out = dict(saved)
+    for section, defaults in (("optim", OptimConfig()), ("views", ViewsConfig())):
+        out[section] = merge_mappings(dataclasses.asdict(defaults), saved.get(section) or {})
+    return out
 
 
 def resume_changes(saved: dict[str, Any], cfg: Config, path: str | Path
@@ -65,7 +68,7 @@ def resume_changes(saved: dict[str, Any], cfg: Config, path: str | Path
     """The settings ``cfg`` changes from the checkpoint's config ``saved``, as (key, there,
     here); InfomaxError naming the first key that a resume cannot change. Keys one side
     lacks (another method's sections in a config of earlier versions) are not compared."""
-    saved = _with_optim_defaults(saved)
+    saved = _with_defaults(saved)
     there, here = flatten(saved), flatten(cfg.to_dict())
     changed = [(k, there[k], v) for k, v in here.items() if k in there and there[k] != v]
     fixed = [f"{k}: {old!r} there, {new!r} here" for k, old, new in changed
