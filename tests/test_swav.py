@@ -175,3 +175,137 @@ def test_swav_loss_refuses_bad_shapes():
         swav_loss([a], [b[:3]])
     with pytest.raises(ValueError, match="one \\(Q, 5\\) tensor per large crop"):
         swav_loss([a, b], [], queue=[a])
+
+
+# ----------------------------------------------------------------------------- multi-crop data
+
+from types import SimpleNamespace  # noqa: E402
+
+from infomax.config import DataConfig, ViewsConfig, make_config  # noqa: E402
+from infomax.data.batch import Batch, BatchCollate  # noqa: E402
+from infomax.data.module import PretrainData, SeededItems  # noqa: E402
+from infomax.data.multicrop import ExtraCrops, MultiCrop  # noqa: E402
+from infomax.data.registry import dataset_info  # noqa: E402
+from infomax.data.views import TwoViews  # noqa: E402
+
+CIFAR = dataset_info("cifar10")
+SMALL_AND_LARGE = (ExtraCrops(1, 32), ExtraCrops(3, 16, (0.05, 0.14)))
+
+
+def _image(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(0, 256, (3, 32, 32), generator=g, dtype=torch.uint8)
+
+
+def test_multicrop_runs_the_two_views_first_then_its_crops():
+    """The two views draw what they draw without extra crops (so every other method's
+    pipeline is unchanged); the crops follow, at their sizes, and differ from each other."""
+    views = ViewsConfig(crop="resized", blur_p=0.5)
+    two = TwoViews(CIFAR, views=views)
+    multi = MultiCrop(two, SMALL_AND_LARGE, views)
+    assert multi.count == 4
+    img = _image()
+    torch.manual_seed(5)
+    plain = two(img)
+    torch.manual_seed(5)
+    out = multi(img)
+    assert len(out) == 2 + 4
+    assert torch.equal(out[0], plain[0]) and torch.equal(out[1], plain[1])
+    assert out[2].shape == (3, 32, 32) and out[2].dtype == torch.float32
+    assert all(c.shape == (3, 16, 16) and c.dtype == torch.float32 for c in out[3:])
+    assert not torch.equal(out[3], out[4])
+    # the crop groups' settings: a resized crop at their scale, the shared photometric part
+    small = multi.pipelines[-1].transforms[0].transforms[-1]
+    assert small.scale == (0.05, 0.14) and tuple(small.size) == (16, 16)
+    assert "3 x 16 px at scale [0.05, 0.14]" in repr(multi)
+
+
+def test_multicrop_without_photometric_part_gives_uint8_crops_and_a_test_view_first():
+    two = TwoViews(CIFAR, photometric=False, with_test_view=True)
+    out = MultiCrop(two, (ExtraCrops(2, 16, (0.1, 0.2)),))(_image(1))
+    assert len(out) == 5 and all(t.dtype == torch.uint8 for t in out)
+    assert out[2].shape == (3, 32, 32) and out[3].shape == out[4].shape == (3, 16, 16)
+
+
+def test_batch_collate_and_pin_memory_carry_the_crops(monkeypatch):
+    items = [((torch.full((1, 4, 4), i), torch.full((1, 4, 4), 10 + i), torch.full((1, 4, 4), 20 + i),
+               torch.full((1, 2, 2), 30 + i), torch.full((1, 2, 2), 40 + i)), i, 100 + i)
+             for i in range(3)]
+    b = BatchCollate(test_view=True, index=True, crops=2)(items)
+    assert b.test_view[:, 0, 0, 0].tolist() == [20, 21, 22]
+    assert [c[:, 0, 0, 0].tolist() for c in b.crops] == [[30, 31, 32], [40, 41, 42]]
+    assert b.index.tolist() == [100, 101, 102]
+    plain = BatchCollate(index=True)([(v[:2], y, i) for v, y, i in items])
+    assert plain.crops == () and plain.test_view is None
+    # pin_memory keeps every field (pinning itself needs an accelerator: stood in for)
+    monkeypatch.setattr(torch.Tensor, "pin_memory", lambda t: t + 0.5)
+    pinned = b.pin_memory()
+    assert [float(c[0, 0, 0, 0]) for c in pinned.crops] == [30.5, 40.5]
+    assert float(pinned.views[0][0, 0, 0, 0]) == 0.5 and pinned.probe_source is b.probe_source
+
+
+class _Items(torch.utils.data.Dataset):
+    def __init__(self, n, value):
+        self.n, self.value = n, value
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i):
+        return torch.full((1, 2, 2), self.value + i), i
+
+
+def test_seeded_items_keep_the_crops_after_a_probe_sources_image():
+    class Pretrain(_Items):
+        def __getitem__(self, i):
+            return (torch.zeros(1), torch.ones(1), torch.full((1,), 7.0)), -1
+
+    item = SeededItems(Pretrain(4, 0), seed=0, probe_items=_Items(4, 50))[(1, 0)]
+    views, label = item
+    assert [float(v.flatten()[0]) for v in views] == [0.0, 1.0, 51.0, 7.0] and label == 1
+
+
+def _data(root, *, extra=(), device=False, **over):
+    cfg = DataConfig(name="fashion-mnist", dir=str(root), download=False, batch_size=8,
+                     num_workers=0, augment_device=device, **over)
+    return PretrainData(cfg, pin_memory=False, views=ViewsConfig(crop="resized"),
+                        extra_crops=extra)
+
+
+def test_pretrain_data_with_extra_crops(fake_fmnist):
+    plain = _data(fake_fmnist)
+    plain.setup()
+    assert isinstance(plain._train.transform, TwoViews) and plain.extra_crops == ()
+    first = next(iter(plain.train_dataloader()))
+    assert first.crops == ()
+    # the method's hook: a function of the data's DatasetInfo
+    data = _data(fake_fmnist, extra=lambda info: (ExtraCrops(2, info.image_size // 2,
+                                                             (0.05, 0.14)),))
+    assert data.extra_crops == (ExtraCrops(2, 16, (0.05, 0.14)),)
+    batch = next(iter(data.train_dataloader()))
+    assert isinstance(data._train.transform, MultiCrop)
+    assert [tuple(c.shape) for c in batch.crops] == [(8, 1, 16, 16)] * 2
+    # the same images in the same views as without the crops
+    for a, b in zip(batch.views, first.views):
+        assert torch.equal(a, b)
+    assert torch.equal(batch.labels, first.labels)
+
+
+def test_device_augment_runs_the_crops_photometric_part_after_the_views(fake_fmnist):
+    data = _data(fake_fmnist, extra=(ExtraCrops(1, 32), ExtraCrops(2, 16, (0.05, 0.14))),
+                 device=True)
+    assert len(data.device_augment_crops) == 2
+    batch = next(iter(data.train_dataloader()))
+    assert all(c.dtype == torch.uint8 for c in batch.crops)
+    data.trainer = SimpleNamespace(training=True)
+    torch.manual_seed(3)
+    out = data.on_after_batch_transfer(batch, 0)
+    assert [tuple(c.shape) for c in out.crops] == [(8, 1, 32, 32), (8, 1, 16, 16),
+                                                   (8, 1, 16, 16)]
+    assert all(c.dtype == torch.float32 and torch.isfinite(c).all() for c in out.crops)
+    # the views draw first, as without crops
+    plain = _data(fake_fmnist, device=True)
+    plain.trainer = SimpleNamespace(training=True)
+    torch.manual_seed(3)
+    views = plain.on_after_batch_transfer(Batch(batch.views, batch.labels), 0).views
+    assert all(torch.equal(a, b) for a, b in zip(out.views, views))
