@@ -27,7 +27,7 @@ from infomax.cli import main
 SRC = Path(infomax.cli.__file__).resolve().parents[1]
 CPUS = os.cpu_count() or 1
 PRESETS = ["cifar10-large", "cifar10-small", "cifar100-small", "fmnist-tiny", "stl10"]
-METHODS = ["amdim", "dim", "cpc", "cmc", "instdisc", "moco", "simclr", "byol"]
+METHODS = ["amdim", "dim", "cpc", "cmc", "instdisc", "moco", "simclr", "byol", "swav"]
 DATA_SETS = ["fashion-mnist", "mnist", "cifar10", "cifar100", "stl10", "imagefolder:<path>",
              "imagenet:<root>"]
 
@@ -71,7 +71,7 @@ BAD = [
     ("zero-nodes", ["pretrain", "--num-nodes", "0"], 2, ["train.num_nodes", "0", ">= 1"]),
     ("bad-strategy", ["pretrain", "--strategy", "horovod"], 2,
      ["train.strategy", "horovod", "auto", "ddp", "ddp_spawn", "ddp_notebook"]),
-    ("unknown-method", ["pretrain", "--method", "swav"], 2, ["method", "swav", *METHODS]),
+    ("unknown-method", ["pretrain", "--method", "nosuch"], 2, ["method", "nosuch", *METHODS]),
     ("unknown-encoder", ["pretrain", "--method", "simclr", "--encoder", "vgg16"], 2,
      ["model.encoder", "vgg16", "amdim", "resnet18", "resnet34", "resnet50"]),
     ("amdim-on-resnet", ["pretrain", "--encoder", "resnet18"], 2,
