@@ -39,9 +39,13 @@ def sinkhorn(scores: Tensor, epsilon: float = 0.05, iterations: int = 3) -> Tens
     marginals (column sums of the codes over the global batch) are only close to B/K
     (the equipartition constraint), the closer the more iterations.
 
-    The scores are shifted by their global maximum before the exponential: the division by
-    the sum removes any common factor, so the codes are those of exp(scores / epsilon),
-    without its overflow for scores above about 4.4 at epsilon 0.05 in float32."""
+    The scores are shifted by their global maximum before the exponential: the
+    normalizations remove any common factor, so the codes are those of
+    exp(scores / epsilon), without its overflow for scores above about 4.4 at epsilon 0.05
+    in float32. (For the same reason the division by the total and the value of B only
+    scale what the next row normalization and the final scaling undo; they are kept as the
+    authors write them. The all-reduced row sums are what make the codes the global
+    batch's.)"""
     if scores.dim() != 2:
         raise ValueError(f"sinkhorn expects (B, K) scores; got shape {tuple(scores.shape)}")
     if iterations < 1 or epsilon <= 0:
