@@ -346,8 +346,9 @@ class PretrainData(L.LightningDataModule):
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         """With ``augment_device``: the photometric part of both views of a training batch,
-        on the batch's device (and the normalization of its test-time views, if any).
-        Validation batches (normalized test views) pass unchanged."""
+        on the batch's device (and the normalization of its test-time views, if any), then
+        that of its extra crops. Validation batches (normalized test views) pass
+        unchanged."""
         aug = self.device_augment
         if aug is None or self.trainer is None or not self.trainer.training:
             return batch
