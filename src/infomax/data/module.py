@@ -174,16 +174,15 @@ class PretrainData(L.LightningDataModule):
     test-view validation batches ``(x, y)``.
 
     The views follow ``views`` (the run's ``views`` section; None: the defaults).
+    ``extra_crops``: crops beyond the two views (``ExtraCrops`` groups, see
+    infomax.data.multicrop), or a function of the data's ``DatasetInfo`` that gives them
+    (``SSLMethod.extra_crops``); batches then carry them in ``Batch.crops``. Without them
+    the pipeline is the two views alone.
     With ``cfg.augment_device`` the workers only crop and flip (uint8 views) and the
     photometric part runs on the training batches after their transfer to the device
     (``on_after_batch_transfer``), batched with per-sample parameters (``DevicePhotometric``;
     ``device_augment`` for the first view, ``device_augment_second`` for the second when
     its photometric settings are its own, else None: the same).
-
-    ``extra_crops``: crops beyond the two views (``ExtraCrops`` groups, see
-    infomax.data.multicrop), or a function of the data's ``DatasetInfo`` that gives them
-    (``SSLMethod.extra_crops``); batches then carry them in ``Batch.crops``. Without them
-    the pipeline is the two views alone.
     """
 
     def __init__(self, cfg: DataConfig, seed: int = 0, pin_memory: bool | None = None,
