@@ -27,11 +27,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
 from earlier_recipe import EARLIER_RECIPE  # noqa: E402
-from infomax.config import METHOD_NAMES, make_config  # noqa: E402
+from infomax.config import make_config  # noqa: E402
 from infomax.engine.probe import run_probe  # noqa: E402
 from infomax.engine.train import pretrain  # noqa: E402
+from infomax.methods import METHODS  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
+# Every registered method, in the registry's order (SwAV included).
+METHOD_NAMES = tuple(METHODS.names())
 
 # Changes forced by the data: 60,000 training images cannot feed MoCo's 65,536-key queue
 # without stale keys of the same image among the negatives, and one-channel images have no

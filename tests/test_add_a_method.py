@@ -91,3 +91,37 @@ def test_a_method_registered_once_trains_through_infomax_pretrain(toy, fake_fmni
 def test_a_name_is_registered_once(toy):
     with pytest.raises(ValueError, match="registered already"):
         register_toy()
+
+
+def test_a_method_that_asks_for_extra_crops_gets_them_in_its_batches(fake_fmnist, tmp_path,
+                                                                      capsys):
+    """``SSLMethod.extra_crops``: what a method returns there is cut by the data pipeline
+    and arrives in ``Batch.crops`` (here 3 crops of 16 px)."""
+    from infomax.data.multicrop import ExtraCrops
+
+    seen = []
+
+    @register_method("toy-crops", summary="a toy method with extra crops")
+    class ToyCrops(SSLMethod):
+        def __init__(self, config, num_classes, in_channels, image_size):
+            super().__init__(config, num_classes, in_channels, image_size)
+            self.encoder = self.make_backbone()
+            self.build_probes(self.encoder.feature_dim)
+
+        @classmethod
+        def extra_crops(cls, cfg, info):
+            return (ExtraCrops(3, info.image_size // 2, (0.1, 0.3)),)
+
+        def ssl_step(self, batch: Batch) -> StepOutput:
+            seen.append([tuple(c.shape) for c in batch.crops])
+            h = self.encoder.embed(self._memory_format(batch.views[0]))
+            return StepOutput(h.pow(2).mean(), {}, h, batch.labels)
+
+    try:
+        rc = main(["pretrain", "--preset", "fmnist-tiny", "--method", "toy-crops",
+                   "--no-progress", "--data-dir", str(fake_fmnist), "--out", str(tmp_path),
+                   "--name", "toy", *TINY, "train.limit_train_batches=1"])
+        assert rc == 0, capsys.readouterr().err
+    finally:
+        METHODS.unregister("toy-crops")
+    assert seen == [[(32, 1, 16, 16)] * 3]

@@ -27,7 +27,7 @@ from infomax.cli import main
 SRC = Path(infomax.cli.__file__).resolve().parents[1]
 CPUS = os.cpu_count() or 1
 PRESETS = ["cifar10-large", "cifar10-small", "cifar100-small", "fmnist-tiny", "stl10"]
-METHODS = ["amdim", "dim", "cpc", "cmc", "instdisc", "moco", "simclr", "byol"]
+METHODS = ["amdim", "dim", "cpc", "cmc", "instdisc", "moco", "simclr", "byol", "swav"]
 DATA_SETS = ["fashion-mnist", "mnist", "cifar10", "cifar100", "stl10", "imagefolder:<path>",
              "imagenet:<root>"]
 
@@ -71,7 +71,18 @@ BAD = [
     ("zero-nodes", ["pretrain", "--num-nodes", "0"], 2, ["train.num_nodes", "0", ">= 1"]),
     ("bad-strategy", ["pretrain", "--strategy", "horovod"], 2,
      ["train.strategy", "horovod", "auto", "ddp", "ddp_spawn", "ddp_notebook"]),
-    ("unknown-method", ["pretrain", "--method", "swav"], 2, ["method", "swav", *METHODS]),
+    ("unknown-method", ["pretrain", "--method", "nosuch"], 2, ["method", "nosuch", *METHODS]),
+    ("swav-one-large-crop", ["pretrain", "--method", "swav", "swav.large_crops=1"], 2,
+     ["swav.large_crops=1", "at least 2 large crops", "swav.large_crops to 2 or more"]),
+    ("swav-small-scale-decreasing", ["pretrain", "--method", "swav",
+                                     "swav.small_scale=[0.14, 0.05]"], 2,
+     ["swav.small_scale", "[0.14, 0.05]", "0 < low <= high <= 1"]),
+    ("swav-small-size-above-the-image", ["pretrain", "--method", "swav", "data.image_size=32",
+                                         "swav.small_size=64"], 2,
+     ["swav.small_size", "64", "larger than the images", "32"]),
+    ("swav-small-size-amdim-cannot-take", ["pretrain", "--method", "swav", "data.image_size=64",
+                                           "swav.small_size=32"], 2,
+     ["swav.small_size", "32", "amdim", "64 px inputs only", "null"]),
     ("unknown-encoder", ["pretrain", "--method", "simclr", "--encoder", "vgg16"], 2,
      ["model.encoder", "vgg16", "amdim", "resnet18", "resnet34", "resnet50"]),
     ("amdim-on-resnet", ["pretrain", "--encoder", "resnet18"], 2,

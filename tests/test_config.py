@@ -215,7 +215,7 @@ def test_unknown_nested_key_names_the_valid_keys_of_its_section():
     ("train.precision=64", ["train.precision", "64", "bf16-mixed", "16-mixed"]),
     ("train.accelerator=tpu", ["train.accelerator", "tpu", "cuda"]),
     ("data.augment=heavy", ["data.augment", "heavy", "strong"]),
-    ("method=swav", ["method", "swav", "amdim", "byol"]),
+    ("method=nosuch", ["method", "nosuch", "amdim", "byol", "swav"]),
     ("model.use_bn=maybe", ["model.use_bn", "maybe", "true or false"]),
     ("model.use_bn=1", ["model.use_bn", "1", "true or false"]),
     ("optim.lr=fast", ["optim.lr", "fast", "a number >= 0.0"]),

@@ -46,7 +46,8 @@ def test_amdim_method_refuses_another_encoder():
 
 SMALL = {"cmc": ["cmc.split=views"], "moco": ["moco.queue_size=16", "moco.hidden_dim=32"],
          "simclr": ["simclr.hidden_dim=32"], "byol": ["byol.hidden_dim=32"],
-         "instdisc": ["instdisc.num_negatives=8"]}
+         "instdisc": ["instdisc.num_negatives=8"],
+         "swav": ["swav.hidden_dim=32", "swav.nmb_prototypes=16"]}
 
 
 @pytest.mark.parametrize("method", [m for m in METHODS.names() if m != "amdim"])

@@ -1,4 +1,4 @@
-"""MoCo, SimCLR and BYOL end to end: tiny pretraining runs through the CLI, the momentum
+"""MoCo, SimCLR, BYOL and SwAV end to end: tiny pretraining runs through the CLI, the momentum
 networks' update rule, the queue-size check, and two processes against one."""
 
 from __future__ import annotations
@@ -23,10 +23,12 @@ from conftest import tiny_args
 
 SMALL = {"moco": ["moco.queue_size=64", "moco.hidden_dim=32", "moco.embed_dim=16"],
          "simclr": ["simclr.hidden_dim=32", "simclr.embed_dim=16"],
-         "byol": ["byol.hidden_dim=32", "byol.proj_dim=16"]}
+         "byol": ["byol.hidden_dim=32", "byol.proj_dim=16"],
+         "swav": ["swav.hidden_dim=32", "swav.embed_dim=16", "swav.nmb_prototypes=16",
+                  "swav.small_crops=2"]}
 
 
-@pytest.mark.parametrize("method", ["moco", "simclr", "byol"])
+@pytest.mark.parametrize("method", ["moco", "simclr", "byol", "swav"])
 def test_a_few_training_steps_through_the_cli(method, fake_fmnist, tmp_path):
     rc = main(tiny_args(fake_fmnist, tmp_path, f"method={method}", *SMALL[method],
                         "train.epochs=1", "train.limit_train_batches=3"))

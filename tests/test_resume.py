@@ -33,6 +33,11 @@ METHOD = {"amdim": (),
           "moco": ("method=moco", "moco.queue_size=64", "moco.hidden_dim=32",
                    "moco.embed_dim=16"),
           "instdisc": ("method=instdisc", "instdisc.num_negatives=16", "instdisc.embed_dim=16"),
+          # multi-crop (2 small crops), a queue of 2 batches filled from the start and used
+          # from step 3, prototypes frozen in epoch 1
+          "swav": ("method=swav", "swav.nmb_prototypes=16", "swav.hidden_dim=32",
+                   "swav.embed_dim=16", "swav.small_crops=2", "swav.queue_length=64",
+                   "swav.queue_start_epoch=0"),
           # SimCLR's recipe (LARS, cosine) with two batches per update: 2 updates an epoch
           "simclr-accumulate": ("method=simclr", "simclr.hidden_dim=32", "simclr.embed_dim=16",
                                 "optim.accumulate=2")}
@@ -122,6 +127,8 @@ CASES = [
     # (epoch 2's batches 0-1), killed in batch 2
     pytest.param("simclr-accumulate", [(TRAIN, 3)], 0, [(3, (1, 2))],
                  id="simclr-recipe-accumulating-2-batches-inside-epoch-2"),
+    pytest.param("swav", [(TRAIN, 4)], 2, [(4, (1, 1))],
+                 id="swav-multicrop-queue-inside-epoch-2-workers"),
     pytest.param("instdisc", [(VAL, 3), (TRAIN, 5)], 2, [(2, (0, 2)), (5, (1, 2))],
                  id="instdisc-validation-of-epoch-1-then-inside-epoch-2-workers"),
 ]

@@ -15,7 +15,7 @@ import dataclasses
 import itertools
 import os
 import signal
-from typing import Any
+from typing import Any, Callable, Sequence
 
 import lightning as L
 import numpy as np
@@ -24,6 +24,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 
 from infomax.config import DataConfig, ViewsConfig
 from infomax.data.batch import Batch, BatchCollate
+from infomax.data.multicrop import ExtraCrops, MultiCrop, crop_augment
 from infomax.data.registry import DatasetInfo, EncodedImages
 from infomax.data.source import DataSource
 from infomax.data.views import PHOTOMETRIC_KEYS, TwoViews, geometric_test_view, test_view
@@ -97,7 +98,7 @@ class SeededItems(Dataset):
             # online probes: (two views, test view), its label (, index).
             image, label = self.probe_items[self.probe_index(index, epoch)]
             views, _, *rest = item
-            return ((views[0], views[1], image), label, *rest)
+            return ((views[0], views[1], image, *views[2:]), label, *rest)
 
 
 class EpochSampler(DistributedSampler):
@@ -173,6 +174,10 @@ class PretrainData(L.LightningDataModule):
     test-view validation batches ``(x, y)``.
 
     The views follow ``views`` (the run's ``views`` section; None: the defaults).
+    ``extra_crops``: crops beyond the two views (``ExtraCrops`` groups, see
+    infomax.data.multicrop), or a function of the data's ``DatasetInfo`` that gives them
+    (``SSLMethod.extra_crops``); batches then carry them in ``Batch.crops``. Without them
+    the pipeline is the two views alone.
     With ``cfg.augment_device`` the workers only crop and flip (uint8 views) and the
     photometric part runs on the training batches after their transfer to the device
     (``on_after_batch_transfer``), batched with per-sample parameters (``DevicePhotometric``;
@@ -182,7 +187,10 @@ class PretrainData(L.LightningDataModule):
 
     def __init__(self, cfg: DataConfig, seed: int = 0, pin_memory: bool | None = None,
                  with_index: bool = False, test_views: bool = False,
-                 views: ViewsConfig | None = None) -> None:
+                 views: ViewsConfig | None = None,
+                 extra_crops: Sequence[ExtraCrops] | Callable[[DatasetInfo],
+                                                              Sequence[ExtraCrops]] = ()
+                 ) -> None:
         super().__init__()
         self.cfg = cfg
         self.views = ViewsConfig() if views is None else views
@@ -221,6 +229,12 @@ class PretrainData(L.LightningDataModule):
             if any(getattr(first, k) != getattr(second, k) for k in PHOTOMETRIC_KEYS):
                 self.device_augment_second = DevicePhotometric(self.info, strong=strong,
                                                                views=second)
+        self.extra_crops: tuple[ExtraCrops, ...] = tuple(
+            extra_crops(self.info) if callable(extra_crops) else extra_crops)
+        self.device_augment_crops: list[Any] = []  # one per group of extra crops
+        if cfg.augment_device and self.extra_crops:
+            self.device_augment_crops = crop_augment(
+                self.info, self.extra_crops, self.views, self.device_augment.strong)
 
     @property
     def has_labels(self) -> bool:
@@ -233,6 +247,8 @@ class PretrainData(L.LightningDataModule):
                              photometric=not self.cfg.augment_device,
                              with_test_view=self.test_views and not self.separate_eval,
                              views=self.views)
+            if self.extra_crops:
+                views = MultiCrop(views, self.extra_crops, self.views)
             skip = not self.cfg.strict
             train = self.source.build("pretrain", views, skip_unreadable=skip)
             self.description = getattr(train, "description", "")
@@ -279,7 +295,9 @@ class PretrainData(L.LightningDataModule):
         return self._loader(SeededItems(self._train, self.seed, self._probe_items),
                             sampler=sampler, drop_last=len(sampler) >= self.cfg.batch_size,
                             collate_fn=BatchCollate(self.test_views, self.with_index,
-                                                    probe_source=self.separate_eval))
+                                                    probe_source=self.separate_eval,
+                                                    crops=sum(c.count for c in
+                                                              self.extra_crops)))
 
     def val_dataloader(self) -> DataLoader | list:
         """The eval source's test split in test-time views; none without labels (the
@@ -327,8 +345,9 @@ class PretrainData(L.LightningDataModule):
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         """With ``augment_device``: the photometric part of both views of a training batch,
-        on the batch's device (and the normalization of its test-time views, if any).
-        Validation batches (normalized test views) pass unchanged."""
+        on the batch's device (and the normalization of its test-time views, if any), then
+        that of its extra crops. Validation batches (normalized test views) pass
+        unchanged."""
         aug = self.device_augment
         if aug is None or self.trainer is None or not self.trainer.training:
             return batch
@@ -339,4 +358,15 @@ class PretrainData(L.LightningDataModule):
                 module.to(x1.device)
         test = None if batch.test_view is None else aug.normalize(batch.test_view)
         return Batch((aug(x1), second(x2)), batch.labels, test, batch.index,
-                     batch.probe_source)
+                     batch.probe_source, crops=self._device_crops(batch.crops))
+
+    def _device_crops(self, crops: tuple[Any, ...]) -> tuple[Any, ...]:
+        """The photometric part of the extra crops, group by group, after the views'."""
+        out: list[Any] = []
+        groups = iter(crops)
+        for group, aug in zip(self.extra_crops, self.device_augment_crops):
+            for x in itertools.islice(groups, group.count):
+                if aug.mean.device != x.device:
+                    aug.to(x.device)
+                out.append(aug(x))
+        return tuple(out)

@@ -280,7 +280,10 @@ def _random_batch(cfg: Config, batch_size: int, device: torch.device,
     index = None
     if METHODS[cfg.method].needs_index:
         index = torch.randperm(BANK_ROWS, generator=gen)[:batch_size].to(device)
-    return Batch((x1, x2), labels, test, index)
+    crops = tuple(  # multi-crop: the extra crops the method's batches carry
+        torch.randn(batch_size, info.channels, group.size, group.size, generator=gen).to(device)
+        for group in METHODS[cfg.method].extra_crops(cfg, info) for _ in range(group.count))
+    return Batch((x1, x2), labels, test, index, crops=crops)
 
 
 def _train_step(model: SSLMethod, opt: Any, sched: Any, batch: Any,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import logging
 import os
@@ -331,9 +332,10 @@ def _pretrain_locked(cfg: Config, resume: str | None, progress: bool, overwrite:
     run_dir.mkdir(parents=True, exist_ok=True)
 
     L.seed_everything(cfg.train.seed, workers=True, verbose=False)
-    data = PretrainData(cfg.data, seed=cfg.train.seed,
-                        with_index=METHODS[cfg.method].needs_index,
-                        test_views=cfg.probe.online_view == "test", views=cfg.views)
+    method = METHODS[cfg.method]
+    data = PretrainData(cfg.data, seed=cfg.train.seed, with_index=method.needs_index,
+                        test_views=cfg.probe.online_view == "test", views=cfg.views,
+                        extra_crops=functools.partial(method.extra_crops, cfg))
     data.setup()
     if main and data.description:
         print(f"infomax: {data.description}", file=sys.stderr)

@@ -17,7 +17,8 @@ from infomax.methods.instdisc import InstDisc  # noqa: E402
 from infomax.methods.moco import MoCo  # noqa: E402
 from infomax.methods.simclr import SimCLR  # noqa: E402
 from infomax.methods.byol import BYOL  # noqa: E402
+from infomax.methods.swav import SwAV  # noqa: E402
 
 __all__ = ["AMDIM", "BYOL", "CMC", "CPC", "DIM", "METHODS", "Batch", "InstDisc", "MoCo",
            "MomentumMethod", "SSLMethod", "SimCLR", "StepLosses", "StepOutput",
-           "register_method"]
+           "SwAV", "register_method"]

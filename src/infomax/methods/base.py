@@ -31,6 +31,8 @@ from infomax.registry import Registry
 
 if TYPE_CHECKING:
     from infomax.config import Config, Recipe
+    from infomax.data.multicrop import ExtraCrops
+    from infomax.data.registry import DatasetInfo
 
 METHODS: Registry[type["SSLMethod"]] = Registry("method")
 
@@ -105,6 +107,15 @@ class SSLMethod(L.LightningModule):
         """Refuse (ConfigError) a config this method cannot run or that sets this
         method's settings in a way another method cannot use. Called for every registered
         method when a config is built; none here."""
+
+    @classmethod
+    def extra_crops(cls, cfg: Config, info: DatasetInfo) -> tuple[ExtraCrops, ...]:
+        """Crops this method's batches carry besides the two views (multi-crop), for
+        ``cfg`` on images described by ``info``: groups of ``ExtraCrops``
+        (infomax.data.multicrop), which arrive in ``Batch.crops`` in that order. Asked by
+        whoever builds the pretraining data (``infomax.engine.train``); ConfigError for
+        settings the data cannot serve. None here: the two views only."""
+        return ()
 
     def configure_callbacks(self) -> list[L.Callback]:
         return [self.nonfinite_guard, self.rng_states, self.probe_replay]

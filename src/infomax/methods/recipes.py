@@ -107,13 +107,17 @@ DIM = Recipe(
 SWAV = Recipe(
     source="Caron et al. 2020 (SwAV), App. A and its 800-epoch script: LARS at 4.8 for "
            "batch 4096 (0.3 x B/256), weight decay 1e-6, 10 warmup epochs from 0.3 then "
-           "cosine to 0.0048; color distortion s = 1, blur 0.5",
+           "cosine to 0.0048; 2 crops at scale 0.14-1 and 6 of 96 px at 0.05-0.14, color "
+           "distortion s = 1, blur 0.5",
     optim={"name": "lars", "lr": 4.8, "lr_batch": 4096, "lr_scaling": "linear",
            "momentum": 0.9, "weight_decay": 1e-6, "exclude_bias_norm": False,
            "schedule": "cosine", "final_lr_ratio": 0.001, "warmup_steps": 0,
            "warmup_epochs": 10, "warmup_from": 0.0625, "schedule_epochs": 800},
-    views={**_CROP, **_SIMCLR_COLOR, **_BLUR},
-    note="SwAV's crops (2 x 224 px at scale 0.14-1, 6 x 96 px at 0.05-0.14) are the swav.* "
+    views={**_CROP, "crop_scale": [0.14, 1.0], **_SIMCLR_COLOR, **_BLUR},
+    note="SwAV's multi-crop is the swav.* settings: swav.large_crops (2: the two views, "
+         "at data.image_size and views.crop_scale 0.14-1) and swav.small_crops (6) of "
+         "swav.small_size px (default data.image_size x 96/224 where the encoder takes "
+         "it, else data.image_size) at swav.small_scale 0.05-0.14, with the views' color "
          "settings")
 
 # CPC v2 (Henaff et al. 2020) trains with patches and its own patch augmentations (color

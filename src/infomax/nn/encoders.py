@@ -47,6 +47,19 @@ def check_image_size(encoder: str, size: int, key: str = "image size") -> None:
 
 
 IMAGE_SIZES["amdim"] = (lambda s: s in (32, 64, 128), "32, 64 or 128")
+# Encoders whose network, once built for an image size, takes inputs of that size only
+# (the AMDIM encoder's layers are laid out for its 32, 64 or 128 px).
+FIXED_INPUT: set[str] = {"amdim"}
+
+
+def takes_input_size(encoder: str, image_size: int, size: int) -> bool:
+    """Whether encoder ``encoder`` built for ``image_size`` px images takes inputs of
+    ``size`` px (e.g. multi-crop's smaller crops): only ``image_size`` itself for an
+    encoder of ``FIXED_INPUT``, else the sizes of its ``IMAGE_SIZES`` rule."""
+    if encoder in FIXED_INPUT:
+        return size == image_size
+    rule = IMAGE_SIZES.get(encoder)
+    return rule is None or rule[0](size)
 
 
 @register_encoder("amdim")
