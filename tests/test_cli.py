@@ -210,6 +210,21 @@ def test_config_prints_the_resolved_config(capfd):
     assert data == make_config("cifar10-small", ["model.ndf=64", "optim.lr=1e-3"]).to_dict()
 
 
+def test_config_method_and_config_file_as_pretrain_takes_them(capfd, tmp_path):
+    rc, out, err = run(["config", "--preset", "fmnist-tiny", "--method", "byol"], capfd)
+    assert rc == 0 and err == ""
+    data = yaml.safe_load(out)
+    assert data["method"] == "byol" and data["recipe"] == "byol"
+    assert data["optim"]["name"] == "lars" and data["views"]["second"]["solarize_p"] == 0.2
+    assert data == make_config("fmnist-tiny", ["method=byol"]).to_dict()
+    saved = tmp_path / "config.yaml"
+    saved.write_text(out)
+    rc, again, err = run(["config", "--config", str(saved), "optim.lr=0.1"], capfd)
+    assert rc == 0 and yaml.safe_load(again) == {**data, "optim": {**data["optim"], "lr": 0.1}}
+    rc, out, err = run(["config", "--method", "nosuch"], capfd)
+    assert rc == 2 and "method: 'nosuch' is not valid; choose one of amdim" in err
+
+
 def test_config_without_preset_prints_the_defaults(capfd):
     rc, out, err = run(["config"], capfd)
     assert rc == 0 and yaml.safe_load(out) == make_config().to_dict()

@@ -420,7 +420,10 @@ def _parser() -> argparse.ArgumentParser:
 
     cf = sub.add_parser("config", help="print a resolved config, or every key",
                         intermixed=True)
-    cf.add_argument("--preset")
+    cf.add_argument("--preset", help="a named configuration (see 'infomax presets')")
+    cf.add_argument("--config", help="a YAML config file (e.g. a run's config.yaml)")
+    cf.add_argument("--method", help="%(names)s (method): with its published recipe"
+                    ).names = _Names("method")
     cf.add_argument("--keys", action="store_true", help="list every key with its default")
     cf.add_argument("overrides", nargs="*", metavar="key=value")
     return p
@@ -718,12 +721,14 @@ def _presets(args: argparse.Namespace) -> int:
 
 
 def _config(args: argparse.Namespace) -> int:
-    from infomax.config import describe_keys, make_config
+    from infomax.config import describe_keys, load_config_file, make_config
 
     if args.keys:
         print(describe_keys())
-    else:
-        print(make_config(args.preset, args.overrides).to_yaml(), end="")
+        return 0
+    base = load_config_file(args.config) if args.config else None
+    method = [f"method={args.method}"] if args.method else []
+    print(make_config(args.preset, [*args.overrides, *method], base=base).to_yaml(), end="")
     return 0
 
 
