@@ -11,11 +11,12 @@ optimizer (Adam, the preset's lr) for --minutes of wall-clock time.
 With --recipes: every method trains with its own published recipe (its optimizer, schedule
 and views, ``infomax.methods.recipes``; AMDIM's is the preset's, CPC keeps AMDIM's), and
 its schedule runs to its end within the budget: the budget is a number of steps, the
-steps the method made in --minutes in the Adam-for-all table (the optimizer's and views'
-cost aside, the same work), times the ratio of AMDIM's steps in --minutes measured first in
-this run to AMDIM's steps in that table (so that another machine's speed is accounted
-for). A method absent from that table (SwAV) is timed here: steps/s over its steps 10-40
-of a short run, times --minutes. Wall time is capped at 1.25 x --minutes.
+steps the method made in --minutes in the Adam-for-all table (the same work; the
+optimizer's and the views' cost aside). AMDIM (whose recipe is the preset's: the table's
+settings) and CPC (which keeps AMDIM's) keep their rows of that table. A method absent
+from it (SwAV) is timed here: steps/s over its steps 10-40 of a short run, divided by this
+machine's speed relative to the table's machine (AMDIM's steps in --minutes, run first),
+times --minutes. Wall time is capped at 1.25 x --minutes.
 
 Method settings are their papers' defaults, except where Fashion-MNIST's size forces a
 change (listed in SCALE and in the JSON). Results accumulate in
@@ -45,6 +46,7 @@ from earlier_recipe import EARLIER_RECIPE  # noqa: E402
 from infomax.config import make_config  # noqa: E402
 from infomax.engine.probe import run_probe  # noqa: E402
 from infomax.engine.train import pretrain  # noqa: E402
+from infomax.errors import TrainingInterrupted  # noqa: E402
 from infomax.methods import METHODS  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -172,8 +174,11 @@ def plot(results: dict, path: Path, title: str, random: dict | None = None) -> N
 
 
 def recipe_budgets(args, doc: dict) -> None:
-    """--recipes: AMDIM first (its recipe is the Adam-for-all table's settings), which
-    gives this machine's speed relative to that table's; then every method for its steps."""
+    """--recipes: every method for the steps it made in the Adam-for-all table (the same
+    work: only the optimizer's and the views' cost differ). AMDIM, whose recipe is the
+    preset's (the table's settings), and CPC, which keeps AMDIM's, keep their rows of that
+    table. AMDIM's --minutes run here first (``speed_check``) gives this machine's speed
+    relative to that table's, so the wall time of the rows can be read."""
     earlier_path = HERE / "results" / "family_fmnist.json"
     earlier = json.loads(earlier_path.read_text())
     if earlier["key"]["minutes"] != args.minutes:
@@ -181,28 +186,32 @@ def recipe_budgets(args, doc: dict) -> None:
                          f"{earlier_path} was measured at {earlier['key']['minutes']:g}")
     out = Path(args.out)
     per_epoch = FMNIST_TRAIN // make_config("fmnist-tiny").data.batch_size
-    if "amdim" not in doc["results"] or args.again:
-        print(f"amdim: {args.minutes:g} min (its recipe: the preset's), for this machine's "
-              f"speed", flush=True)
-        doc["results"]["amdim"] = measure("amdim", args.minutes, args.encoder, out,
-                                          args.overrides)
-        doc["results"]["amdim"]["recipe"] = "amdim (the preset's)"
+    if "speed_check" not in doc or args.again:
+        print(f"amdim: {args.minutes:g} min, for this machine's speed", flush=True)
+        doc["speed_check"] = measure("amdim", args.minutes, args.encoder, out, args.overrides)
         _save(doc, Path(args.json))
-    doc["speed_ratio"] = doc["results"]["amdim"]["steps"] / earlier["results"]["amdim"]["steps"]
+    doc["speed_ratio"] = doc["speed_check"]["steps"] / earlier["results"]["amdim"]["steps"]
+    for method in ("amdim", "cpc"):
+        if method in earlier["results"]:
+            doc["results"][method] = {**earlier["results"][method],
+                                      "recipe": "the Adam-for-all table's row (same settings)"}
     for method in args.methods:
-        if method == "amdim" or (method in doc["results"] and not args.again):
+        if method in ("amdim", "cpc") or (method in doc["results"] and not args.again):
             continue
         if method in earlier["results"]:
-            steps = round(earlier["results"][method]["steps"] * doc["speed_ratio"])
-            how = f"{earlier['results'][method]['steps']} x {doc['speed_ratio']:.3f}"
+            steps = earlier["results"][method]["steps"]
+            how = "its steps in the Adam-for-all table"
         else:
-            rate = time_steps(method, args.encoder, out, args.overrides)
+            rate = time_steps(method, args.encoder, out, args.overrides) / doc["speed_ratio"]
             steps = round(rate * 60 * args.minutes)
-            how = f"timed here: {rate:.3f} steps/s"
+            how = (f"timed here, {rate * doc['speed_ratio']:.3f} steps/s, / the speed "
+                   f"ratio {doc['speed_ratio']:.3f}")
         print(f"{method}: its recipe for {steps} steps ({how}), then linear + kNN", flush=True)
         try:
             row = measure_recipe(method, steps, args.minutes, args.encoder, out,
                                  args.overrides, per_epoch)
+        except TrainingInterrupted:  # a stop signal stops the benchmark, not one method
+            raise
         except Exception as e:  # one failing method must not cost the others' results
             print(f"{method}: failed: {type(e).__name__}: {e}", flush=True)
             continue
@@ -256,6 +265,8 @@ def main() -> None:
         try:
             doc["results"][method] = measure(method, args.minutes, args.encoder,
                                              Path(args.out), args.overrides)
+        except TrainingInterrupted:  # a stop signal stops the benchmark, not one method
+            raise
         except Exception as e:  # one failing method must not cost the others' results
             print(f"{method}: failed: {type(e).__name__}: {e}", flush=True)
             continue
@@ -274,8 +285,8 @@ def main() -> None:
         print(f"{'untrained':<10} {0:>6} {100 * doc['random']['linear_top1']:>6.2f}% "
               f"{100 * doc['random']['knn_top1']:>6.2f}%  optim.lr=0 (BatchNorm statistics only)")
     png = path.with_suffix(".png")
-    title = (f"Each method on its own recipe, the same budget ({args.minutes:g} min of "
-             f"AMDIM's steps, 2 CPU cores)" if args.recipes else
+    title = (f"Each method on its own recipe, for its steps of the {args.minutes:g}-minute "
+             f"Adam-for-all budget (2 CPU cores)" if args.recipes else
              f"Same encoder, data, views and {args.minutes:g}-minute budget (2 CPU cores)")
     plot(results, png, title, doc.get("random"))
     print(f"written: {path}, {png}")
