@@ -63,7 +63,11 @@ def test_convnet_architecture_layernorm_gap_dense100():
     # LayerNorm over C, H and W together (unit affine at initialisation).
     flat = seen["post"].reshape(3, -1)
     assert torch.allclose(flat.mean(1), torch.zeros(3), atol=1e-5)
-    assert torch.allclose(flat.std(1, unbiased=False), torch.ones(3), atol=1e-3)
+    # Its std is 1 up to LayerNorm's eps: sqrt(var / (var + eps)) of the input's variance
+    # (unseeded weights and inputs: the small variance of some draws puts it near 0.999).
+    var = seen["pre"].reshape(3, -1).var(1, unbiased=False)
+    assert torch.allclose(flat.std(1, unbiased=False), torch.sqrt(var / (var + enc.norm.eps)),
+                          atol=1e-5)
     # Global average pooling feeds the dense layer.
     assert torch.allclose(seen["pooled"], seen["post"].mean(dim=(2, 3)), atol=1e-6)
     # The flattened half (the notebook's input) gives the same codes.
