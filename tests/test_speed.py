@@ -163,6 +163,22 @@ def test_bf16_mixed_counts_the_same_flops(tiny_result: dict) -> None:
     assert r["seconds_per_step"] > 0 and math.isfinite(r["final_loss"])
 
 
+@pytest.mark.slow
+def test_compile_is_measured_after_an_untimed_compiling_step(tiny_result: dict) -> None:
+    """train.compile: the encoder is compiled after the eager FLOP count; the compiling
+    step is untimed and reported as compile_s, and the steps are the eager ones (the same
+    loss after the same number of updates, to float rounding)."""
+    eager = measure_train_step(make_config("fmnist-tiny", TINY), steps=1, warmup=1,
+                               gemm_peak=10.0)
+    cfg = make_config("fmnist-tiny", [*TINY, "train.compile=true"])
+    r = measure_train_step(cfg, steps=1, warmup=0, gemm_peak=10.0)
+    assert r["compile"] is True and r["compile_s"] > 0
+    assert eager["compile"] is False and eager["compile_s"] is None
+    assert r["flops_per_step"] == eager["flops_per_step"] == tiny_result["flops_per_step"]
+    assert len(r["step_times_s"]) == 1 and r["compile_s"] > r["seconds_per_step"]
+    assert r["final_loss"] == pytest.approx(eager["final_loss"], rel=1e-4)
+
+
 def test_time_budget_still_times_one_step() -> None:
     cfg = make_config("fmnist-tiny", TINY)
     r = measure_train_step(cfg, steps=3, warmup=2, gemm_peak=1.0, max_seconds=0.0)
