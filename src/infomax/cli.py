@@ -465,10 +465,13 @@ def _pretrain(args: argparse.Namespace) -> int:
                  f"train.run_name={json.dumps(folder.name)}"]
     cfg = make_config(preset, [*where, *args.overrides, *flags], base=base)
     # Imported once the config is good: torch and Lightning take seconds to load.
-    from infomax.engine.train import check_devices, is_main_process, pretrain
+    from infomax.engine.train import check_devices, is_main_process, precision_note, pretrain
     from infomax.errors import TrainingInterrupted
 
     check_devices(cfg)
+    note = precision_note(cfg)
+    if note and is_main_process():
+        print(note, file=sys.stderr)
     if args.preset is None and base is None and is_main_process():
         # Said once the config is known to be good: a refused one gets its error line only.
         print("infomax: no --preset or --config given; using the fmnist-tiny preset",
@@ -636,6 +639,7 @@ def _bench(args: argparse.Namespace) -> int:
     import torch
 
     from infomax.engine import bench
+    from infomax.machine import slow_bf16_note
 
     if args.bench is None:
         raise InfomaxError("say what to measure: 'infomax bench speed' or 'infomax bench "
@@ -657,6 +661,10 @@ def _bench(args: argparse.Namespace) -> int:
         on_cuda = torch.cuda.is_available() and (args.device or "cuda").startswith("cuda")
         if "16-mixed" in args.precision and not on_cuda:
             raise InfomaxError("--precision 16-mixed needs a CUDA GPU; use 32 or bf16-mixed")
+        note = slow_bf16_note("bf16-mixed" if "bf16-mixed" in args.precision else "32",
+                              on_cpu=not on_cuda)
+        if note:  # measured all the same: the comparison is what bench speed is for
+            print(note, file=sys.stderr)
         out = bench.speed(args.presets, args.precision, overrides=args.overrides,
                           batch_size=args.batch_size, steps=args.steps, warmup=args.warmup,
                           max_seconds=args.max_seconds, device=args.device,

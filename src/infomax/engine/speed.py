@@ -36,6 +36,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from infomax.config import Config
 from infomax.data.source import DataSource
+from infomax.machine import cpu_model
 from infomax.methods import METHODS, Batch, SSLMethod
 from infomax.runs import build_method
 
@@ -89,22 +90,11 @@ def _autocast(precision: str, device: torch.device) -> contextlib.AbstractContex
     return torch.autocast(device.type, dtype=precision_dtype(precision))
 
 
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown"
-
-
 def machine_info(device: str | torch.device | None = None) -> dict[str, Any]:
     """What the numbers were measured on: CPU, threads, torch, accelerator, date."""
     dev = _resolve_device(device)
     info: dict[str, Any] = {
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),

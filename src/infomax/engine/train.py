@@ -27,6 +27,7 @@ from infomax.engine.checkpoints import AtomicCheckpointIO
 from infomax.errors import (BadImageError, ConfigError, InfomaxError, NonFiniteCheckpointError,
                             NonFiniteError, TrainingInterrupted)
 from infomax.files import atomic_write_text, stale_temp_files
+from infomax.machine import slow_bf16_note
 from infomax.methods import METHODS, SSLMethod
 from infomax.methods.base import describe_optim
 from infomax.engine.resume import describe_changes, resume_changes
@@ -494,6 +495,20 @@ class _SayOptimizer(L.Callback):
             print(f"infomax: {describe_optim(cfg, trainer.world_size)}", file=sys.stderr)
 
 
+def _on_gpu(cfg: Config) -> bool:
+    """Whether the run trains on CUDA GPUs: asked for, or "auto" (Lightning's choice: the
+    GPUs where there are any, else the CPU)."""
+    acc = cfg.train.accelerator
+    return acc in ("gpu", "cuda") or (acc == "auto" and torch.cuda.is_available())
+
+
+def precision_note(cfg: Config) -> str | None:
+    """One line where ``train.precision`` will be slow on this machine (bf16-mixed on a CPU
+    without bfloat16 in hardware), else None."""
+    on_cpu = not _on_gpu(cfg) and cfg.train.accelerator != "mps"
+    return slow_bf16_note(cfg.train.precision, on_cpu)
+
+
 def check_devices(cfg: Config) -> None:
     """Refuse device requests the machine cannot meet, before any work starts."""
     acc, devices = cfg.train.accelerator, cfg.train.devices
@@ -503,8 +518,7 @@ def check_devices(cfg: Config) -> None:
     if acc in ("gpu", "cuda") and not torch.cuda.is_available():
         raise ConfigError(f"train.accelerator: {acc!r} asked for but no CUDA GPU is visible; "
                           f"use train.accelerator=cpu or auto")
-    # "auto" picks the GPUs where there are any (Lightning's choice), else the CPU.
-    on_gpu = acc in ("gpu", "cuda") or (acc == "auto" and torch.cuda.is_available())
+    on_gpu = _on_gpu(cfg)
     if cfg.train.precision == "16-mixed" and not on_gpu:
         raise ConfigError("train.precision: 16-mixed needs a CUDA GPU (float16 autocast with "
                           "loss scaling); on this machine use 32 or bf16-mixed")

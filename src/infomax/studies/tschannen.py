@@ -36,7 +36,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import platform
 import time
 import warnings
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -52,6 +51,7 @@ from tqdm.auto import tqdm
 
 from infomax.data.registry import canonical_data_name
 from infomax.errors import ConfigError, InfomaxError
+from infomax.machine import cpu_model
 from infomax.mi import LOWER_BOUNDS, BilinearCritic, make_critic, target_bound_loss
 
 __all__ = ["CODE_DIM", "CRITICS", "ConvEncoder", "ESTIMATORS", "HALF", "LayerNorm2d",
@@ -756,14 +756,7 @@ def _zoom(ax, curves: list[np.ndarray], refs: list[float], first: bool = False) 
 
 
 def _machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     return f"{os.cpu_count()} CPU cores ({cpu}), torch {torch.__version__}, 1 torch thread " \
            f"+ 1 thread for the linear evaluations"
 
