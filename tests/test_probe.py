@@ -172,3 +172,30 @@ def test_probe_command_mlp_and_output_path(run_copy, capfd):
     assert set(res) >= {"linear", "mlp"} and "pixels" not in res
     assert res["protocol"]["milestones"] == []
     assert not (run_copy / "probe-best.json").exists()
+
+
+def test_probe_of_a_run_that_found_its_data_in_a_system_dir(tmp_path, monkeypatch, capfd):
+    """No data root anywhere (the default one was never made) and the data set read from
+    a system directory, as Debian's package installs Fashion-MNIST: pretraining finds it,
+    and so must the probe of that run (it used to take the default root for a root given
+    with --data-dir and refuse it as missing)."""
+    from conftest import TINY, isolated_registry, write_fake_fmnist
+    from infomax.data import registry
+
+    system = tmp_path / "usr-share-datasets"
+    write_fake_fmnist(system)
+    missing = tmp_path / "never-made"
+    with isolated_registry(monkeypatch):
+        monkeypatch.setattr(registry, "SYSTEM_DIRS",
+                            {"fashion-mnist": (system / "FashionMNIST" / "raw",)})
+        monkeypatch.setattr(registry, "DEFAULT_DATA_ROOT", str(missing))
+        out = tmp_path / "runs"
+        assert main(["pretrain", "--preset", "fmnist-tiny", "--no-progress", "--out",
+                     str(out), "--name", "sys", *TINY]) == 0, capfd.readouterr().err
+        ckpt = out / "sys" / "last.ckpt"
+        rc = main(["probe", str(ckpt), "--protocol", "knn", "--no-progress"])
+        err = capfd.readouterr().err
+        assert rc == 0, err
+        res = json.loads((out / "sys" / "probe-last.json").read_text())
+        assert (res["train_images"], res["test_images"]) == (256, 64)
+        assert not missing.exists()

@@ -65,7 +65,10 @@ def run_probe(checkpoint: str | Path, data: str | None = None, data_dir: str | N
         probe_cfg = dataclasses.replace(probe_cfg, epochs=epochs,
                                         milestones=[m for m in probe_cfg.milestones if m < epochs])
     workers = cfg.data.num_workers if num_workers is None else num_workers
-    train, test = (checkpoint_features(ckpt, split, name, str(root), model=model,
+    # The data and root as given (not the resolved root as a --data-dir: a root found by
+    # default, which need not exist when the data set is read from a system directory,
+    # would then count as given and be refused).
+    train, test = (checkpoint_features(ckpt, split, data, data_dir, model=model,
                                        batch_size=batch_size, num_workers=workers,
                                        progress=progress, cache=cache)
                    for split in ("train", "test"))
