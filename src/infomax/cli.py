@@ -198,8 +198,11 @@ def _parser() -> argparse.ArgumentParser:
                                      "settings are its config sections, e.g. moco.*"
                     ).names = _Names("method")
     pt.add_argument("--encoder", help="%(names)s (model.encoder)").names = _Names("encoder")
-    pt.add_argument("--augment", help="plain (default) or strong: strong adds RandAugment to "
-                                      "the views, the paper's '+strong aug' (data.augment)")
+    pt.add_argument("--augment", help="plain (default), randaugment (torchvision's "
+                                      "RandAugment on the views) or fast-autoaugment (Fast "
+                                      "AutoAugment, the paper's '+strong aug'; its policy: "
+                                      "data.augment_policy); strong is read as randaugment "
+                                      "(data.augment)")
     pt.add_argument("--data", help=DATA_HELP).names = _Names("data")
     pt.add_argument("--data-dir", help="data root (default: $INFOMAX_DATA or "
                                        "~/.cache/infomax/data)")
