@@ -390,7 +390,8 @@ def _parser() -> argparse.ArgumentParser:
     ab.add_argument("--preset", required=True, help="the full model (see 'infomax presets')")
     ab.add_argument("--rows", nargs="+", metavar="ROW",
                     help="rows to run (default: all): full, single-scale, no-stability, "
-                         "strong-aug, mixtures, encoder-half; full is always run")
+                         "strong-aug, randaugment, mixtures, encoder-half; full is always "
+                         "run")
     ab.add_argument("--seeds", nargs="+", metavar="SEED", help="seeds per row (default: 0)")
     budget = ab.add_mutually_exclusive_group()
     budget.add_argument("--epochs", type=int, help="pretraining epochs per row")
