@@ -80,7 +80,8 @@ def augmented_features(run_dir: Path, steps: int) -> tuple[torch.Tensor, torch.T
     model = load_method(run_dir / "last.ckpt")
     info = dataset_info(cfg.data.name)
     data = build_dataset(cfg.data.name, "pretrain", resolve_data_root(cfg.data.dir),
-                         TwoViews(info, strong=cfg.data.augment == "strong", views=cfg.views),
+                         TwoViews(info, cfg.data.augment, views=cfg.views,
+                                  policy=cfg.data.augment_policy),
                          download=False)
     torch.manual_seed(0)
     loader = DataLoader(data, batch_size=cfg.data.batch_size, shuffle=True, drop_last=True,

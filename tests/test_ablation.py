@@ -25,7 +25,8 @@ def test_each_row_is_the_full_model_with_one_change(tmp_path):
     full = ablation.row_config("fmnist-tiny", "full", 3, base, tmp_path).to_dict()
     expected = {"single-scale": {("loss", "multiscale"): False},
                 "no-stability": {("loss", "reg_coef"): 0.0, ("loss", "tclip"): 0.0},
-                "strong-aug": {("data", "augment"): "strong"},
+                "strong-aug": {("data", "augment"): "fast-autoaugment"},
+                "randaugment": {("data", "augment"): "randaugment"},
                 "mixtures": {("mixture", "k"): 4},
                 "encoder-half": {("model", "ndf"): 4, ("model", "n_rkhs"): 16}}
     assert set(expected) | {"full"} == set(ablation.ROW_NAMES)
@@ -127,7 +128,7 @@ def test_epochs_and_steps_are_exclusive():
 
 @pytest.mark.parametrize("kwargs,argv,message", [
     (dict(rows=("bogus",)), ["--rows", "bogus"], "--rows: bogus unknown; choose from full, "
-     "single-scale, no-stability, strong-aug, mixtures, encoder-half"),
+     "single-scale, no-stability, strong-aug, randaugment, mixtures, encoder-half"),
     (dict(epochs=0), ["--epochs", "0"], "--epochs: 0 must be >= 1"),
     (dict(steps=0), ["--steps", "0"], "--steps: 0 must be >= 1"),
     (dict(epochs=2, steps=3), None, "give --epochs or --steps, not both"),

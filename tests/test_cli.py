@@ -249,13 +249,15 @@ def test_tiny_settings_are_valid():
 
 
 def test_augment_flag_sets_strong_views(fake_fmnist, tmp_path):
+    """--augment strong, the flag's first value, is RandAugment as it always was (the run
+    saves it by its name, randaugment)."""
     from infomax.data.module import PretrainData
     from infomax.runs import config_from_run
 
     argv = tiny_args(fake_fmnist, tmp_path, "train.epochs=1", "train.limit_train_batches=1")
     assert main(argv[:1] + ["--augment", "strong"] + argv[1:]) == 0
     cfg = config_from_run(tmp_path / "tiny")
-    assert cfg.data.augment == "strong"
+    assert cfg.data.augment == "randaugment"
     data = PretrainData(cfg.data, seed=0)
     data.setup()
     dataset = data._train

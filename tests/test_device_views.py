@@ -148,7 +148,7 @@ def test_module_to_moves_normalization():
                          ids=["fashion", "cifar", "stl"])
 def test_geometric_two_views_are_uint8(info, side):
     torch.manual_seed(8)
-    two = views.TwoViews(info, strong=True, photometric=False)
+    two = views.TwoViews(info, "randaugment", photometric=False)
     x = random_batch(1, info.channels, side)[0]
     a, b = two(x)
     size = info.image_size

@@ -59,13 +59,14 @@ def test_shapes_and_dtypes(info, height, width):
     torch.manual_seed(0)
     size = info.image_size
     x = random_image(info.channels, height, width)
-    for transform in (views.train_view(info), views.train_view(info, strong=True), views.test_view(info)):
+    for transform in (views.train_view(info), views.train_view(info, augment="randaugment"),
+                      views.test_view(info)):
         for _ in range(10):
             out = transform(x)
             assert out.dtype == torch.float32 and out.shape == (info.channels, size, size)
             assert torch.isfinite(out).all()
-    for strong in (False, True):
-        a, b = views.TwoViews(info, strong=strong)(x)
+    for augment in (False, True, "fast-autoaugment"):
+        a, b = views.TwoViews(info, augment)(x)
         assert a.shape == b.shape == (info.channels, size, size) and a.dtype == b.dtype == torch.float32
     geo = views.geometric_view(info)(x)
     assert geo.dtype == torch.uint8 and geo.shape == (info.channels, size, size)
@@ -299,7 +300,7 @@ def test_photometric_steps():
         assert jitter.brightness == (0.6, 1.4) and jitter.contrast == (0.6, 1.4)
         if channels == 3:
             assert jitter.saturation == (0.6, 1.4) and jitter.hue == (-0.2, 0.2)
-    assert isinstance(views.photometric_view(CIFAR, strong=True).transforms[1], v2.RandAugment)
+    assert isinstance(views.photometric_view(CIFAR, "randaugment").transforms[1], v2.RandAugment)
     assert not any(isinstance(t, v2.RandAugment) for t in color_steps)
 
 
@@ -335,7 +336,7 @@ def test_grayscale_probability():
 def test_strong_views_keep_channels():
     torch.manual_seed(13)
     for info, side in ((FASHION, 28), (CIFAR, 32)):
-        view = views.train_view(info, strong=True)
+        view = views.train_view(info, augment="randaugment")
         x = random_image(info.channels, side, side, seed=14)
         for _ in range(60):
             out = view(x)
@@ -347,7 +348,8 @@ def test_strong_views_keep_channels():
 
 def test_views_pickle():
     for info in (FASHION, CIFAR, STL, FOLDER):
-        transforms = (views.train_view(info, strong=True), views.test_view(info), views.TwoViews(info, True))
+        transforms = (views.train_view(info, augment="randaugment"), views.test_view(info),
+                      views.TwoViews(info, True))
         for transform in transforms:
             again = pickle.loads(pickle.dumps(transform))
             side = 28 if info.pad_to_32 else info.image_size

@@ -198,8 +198,11 @@ def _parser() -> argparse.ArgumentParser:
                                      "settings are its config sections, e.g. moco.*"
                     ).names = _Names("method")
     pt.add_argument("--encoder", help="%(names)s (model.encoder)").names = _Names("encoder")
-    pt.add_argument("--augment", help="plain (default) or strong: strong adds RandAugment to "
-                                      "the views, the paper's '+strong aug' (data.augment)")
+    pt.add_argument("--augment", help="plain (default), randaugment (torchvision's "
+                                      "RandAugment on the views) or fast-autoaugment (Fast "
+                                      "AutoAugment, the paper's '+strong aug'; its policy: "
+                                      "data.augment_policy); strong is read as randaugment "
+                                      "(data.augment)")
     pt.add_argument("--data", help=DATA_HELP).names = _Names("data")
     pt.add_argument("--data-dir", help="data root (default: $INFOMAX_DATA or "
                                        "~/.cache/infomax/data)")
@@ -387,7 +390,8 @@ def _parser() -> argparse.ArgumentParser:
     ab.add_argument("--preset", required=True, help="the full model (see 'infomax presets')")
     ab.add_argument("--rows", nargs="+", metavar="ROW",
                     help="rows to run (default: all): full, single-scale, no-stability, "
-                         "strong-aug, mixtures, encoder-half; full is always run")
+                         "strong-aug, randaugment, mixtures, encoder-half; full is always "
+                         "run")
     ab.add_argument("--seeds", nargs="+", metavar="SEED", help="seeds per row (default: 0)")
     budget = ab.add_mutually_exclusive_group()
     budget.add_argument("--epochs", type=int, help="pretraining epochs per row")

@@ -73,6 +73,27 @@ def _sections() -> dict[str, type]:
             for name, section in cls.config_sections.items()}
 
 
+# data.augment: what is added to the views. "strong", the key's first value, is read as
+# "randaugment" (what it always meant), so that saved configs and --augment strong keep
+# working.
+AUGMENTS = ("plain", "randaugment", "fast-autoaugment")
+AUGMENT_ALIASES = {"strong": "randaugment"}
+AUGMENT_CHOICES = (*AUGMENTS, *AUGMENT_ALIASES)
+AUGMENT_POLICIES = ("auto", "cifar10", "imagenet")
+
+
+def augment_kind(augment: str | bool) -> str:
+    """``data.augment`` as one of ``AUGMENTS``: an alias (``strong``) as what it names; a
+    bool (the former ``strong`` argument of the views) as randaugment (True) or plain."""
+    if isinstance(augment, bool):
+        return "randaugment" if augment else "plain"
+    kind = AUGMENT_ALIASES.get(augment, augment)
+    if kind not in AUGMENTS:
+        raise ConfigError(f"data.augment: {augment!r} is not valid; choose one of "
+                          f"{', '.join(AUGMENT_CHOICES)}")
+    return kind
+
+
 @dataclass
 class DataConfig:
     name: str = _f("fashion-mnist", help=lambda: f"data set: {_data_names()}")
@@ -96,11 +117,20 @@ class DataConfig:
     download: bool = _f(True, help="download with torchvision when missing")
     batch_size: int = _f(200, min=2, help="images per step (per process)")
     num_workers: int = _f(2, min=0, help="DataLoader worker processes")
-    augment: str = _f("plain", choices=("plain", "strong"), help="strong adds RandAugment")
+    augment: str = _f("plain", choices=AUGMENT_CHOICES, help="the augmentation added to "
+                      "the views: plain (none); randaugment (torchvision's RandAugment, 2 "
+                      "operations at magnitude 9); fast-autoaugment (the Fast AutoAugment "
+                      "policy data.augment_policy, Lim et al. 2019); strong is the former "
+                      "name of randaugment and is read as it")
+    augment_policy: str = _f("auto", choices=AUGMENT_POLICIES, help="the policy of "
+                             "data.augment=fast-autoaugment: cifar10 (the authors' policy "
+                             "searched on reduced CIFAR-10), imagenet (on reduced ImageNet); "
+                             "auto: imagenet for images of 64 px or more, else cifar10")
     augment_device: bool = _f(False, help="run the photometric part of the views (jitter, "
                                           "grayscale, normalization, RandAugment) batched on the "
                                           "accelerator with kornia, per-sample random parameters; "
-                                          "workers only crop and flip")
+                                          "workers only crop and flip (and apply Fast "
+                                          "AutoAugment, which stays in the workers)")
     pretrain_subset: int | None = _f(None, min=2, help="use only this many pretraining "
                                                        "images (a fixed random subset)")
     val_subset: int | None = _f(None, min=1, help="evaluate the online probes on this many "
@@ -634,6 +664,7 @@ def _validate(cfg: Config) -> Config:
     from infomax.data.registry import canonical_data_name
 
     d = cfg.data
+    d.augment = augment_kind(d.augment)  # strong -> randaugment
     for key in ("name", "eval"):
         if getattr(d, key) is None:
             continue

@@ -8,7 +8,9 @@ whether jitter and grayscale apply, the four jitter factors, and with ``strong``
 RandAugment operations and their signs. The probabilities, jitter factors, blur and
 solarization follow the run's ``views`` config section (one ``DevicePhotometric`` per view
 where ``views.first`` / ``views.second`` set photometric keys of their own); the defaults
-are the constants of ``views``.
+are the constants of ``views``. ``strong`` is ``data.augment=randaugment``; Fast AutoAugment
+(``data.augment=fast-autoaugment``) has no counterpart here: the workers apply it to the
+uint8 views after their geometric part (``views.worker_view``), before this module runs.
 
 What differs from torchvision's ``photometric_view`` (checked against kornia 0.9.0):
 

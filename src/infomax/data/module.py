@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 
-from infomax.config import DataConfig, ViewsConfig
+from infomax.config import DataConfig, ViewsConfig, augment_kind
 from infomax.data.batch import Batch, BatchCollate
 from infomax.data.multicrop import ExtraCrops, MultiCrop, crop_augment
 from infomax.data.registry import DatasetInfo, EncodedImages
@@ -178,11 +178,15 @@ class PretrainData(L.LightningDataModule):
     infomax.data.multicrop), or a function of the data's ``DatasetInfo`` that gives them
     (``SSLMethod.extra_crops``); batches then carry them in ``Batch.crops``. Without them
     the pipeline is the two views alone.
-    With ``cfg.augment_device`` the workers only crop and flip (uint8 views) and the
-    photometric part runs on the training batches after their transfer to the device
-    (``on_after_batch_transfer``), batched with per-sample parameters (``DevicePhotometric``;
-    ``device_augment`` for the first view, ``device_augment_second`` for the second when
-    its photometric settings are its own, else None: the same).
+    ``cfg.augment`` adds its augmentation to the views (and to the extra crops):
+    RandAugment, or Fast AutoAugment with the policy ``cfg.augment_policy``.
+    With ``cfg.augment_device`` the workers only crop and flip (uint8 views; Fast
+    AutoAugment, which has no device version, is applied there too) and the
+    photometric part (RandAugment included) runs on the training batches after their
+    transfer to the device (``on_after_batch_transfer``), batched with per-sample
+    parameters (``DevicePhotometric``; ``device_augment`` for the first view,
+    ``device_augment_second`` for the second when its photometric settings are its own,
+    else None: the same).
     """
 
     def __init__(self, cfg: DataConfig, seed: int = 0, pin_memory: bool | None = None,
@@ -223,7 +227,8 @@ class PretrainData(L.LightningDataModule):
         if cfg.augment_device:
             from infomax.data.device_views import DevicePhotometric  # imports kornia
 
-            strong = cfg.augment == "strong"
+            # RandAugment runs on the device; Fast AutoAugment stays in the workers.
+            strong = augment_kind(cfg.augment) == "randaugment"
             first, second = self.views.for_view(0), self.views.for_view(1)
             self.device_augment = DevicePhotometric(self.info, strong=strong, views=first)
             if any(getattr(first, k) != getattr(second, k) for k in PHOTOMETRIC_KEYS):
@@ -243,7 +248,7 @@ class PretrainData(L.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         if self._train is None:
-            views = TwoViews(self.info, strong=self.cfg.augment == "strong",
+            views = TwoViews(self.info, self.cfg.augment, policy=self.cfg.augment_policy,
                              photometric=not self.cfg.augment_device,
                              with_test_view=self.test_views and not self.separate_eval,
                              views=self.views)

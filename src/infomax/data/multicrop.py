@@ -8,13 +8,16 @@ their random resized crop (None: the views' own geometric part, at the views' si
 from the image, each with its own horizontal flip (p = ``views.flip_p``, whatever
 ``views.flip_shared``; the SwAV code flips every crop on its own) and the photometric part
 of the ``views`` section's shared settings (``views.first`` / ``views.second`` are the two
-views' own). An item is then ``(view 1, view 2[, test view], *crops)``; the batch carries
+views' own), with the views' augmentation (``data.augment``: RandAugment, or Fast
+AutoAugment with the views' policy, the one ``auto`` picks for the data's image size, not
+the crop's). An item is then ``(view 1, view 2[, test view], *crops)``; the batch carries
 the crops in ``Batch.crops`` in the order of the groups. Without extra crops none of this
 is used: the pipeline is ``TwoViews`` alone.
 
 With ``photometric=False`` (``data.augment_device``) the crops are uint8 like the views
-and ``crop_augment`` gives the batched photometric part of each group, run on the device
-after the transfer (``PretrainData.on_after_batch_transfer``).
+(Fast AutoAugment applied in the workers, as for the views) and ``crop_augment`` gives the
+batched photometric part of each group (RandAugment included), run on the device after
+the transfer (``PretrainData.on_after_batch_transfer``).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from torchvision.transforms.v2 import functional as F
 
 from infomax.config import ViewOverrides, ViewsConfig
 from infomax.data.registry import DatasetInfo
-from infomax.data.views import AsImageTensor, geometric_view, train_view
+from infomax.data.views import AsImageTensor, train_view, worker_view
 
 __all__ = ["ExtraCrops", "MultiCrop", "crop_augment"]
 
@@ -71,8 +74,8 @@ def crop_augment(info: DatasetInfo, crops: Sequence[ExtraCrops], views: ViewsCon
 
 class MultiCrop:
     """``transform`` (a ``TwoViews``) followed by the ``crops`` (``ExtraCrops`` groups)
-    of the same image; see the module docstring. ``strong`` and ``photometric`` are the
-    transform's."""
+    of the same image; see the module docstring. The augmentation (``augment``, ``policy``)
+    and ``photometric`` are the transform's."""
 
     def __init__(self, transform: Any, crops: Sequence[ExtraCrops], views: ViewsConfig | None
                  = None) -> None:
@@ -80,13 +83,15 @@ class MultiCrop:
         self.transform = transform
         self.crops = tuple(crops)
         info: DatasetInfo = transform.info
-        strong, self.photometric = transform.strong, transform.photometric
+        augment, policy = transform.augment, transform.policy
+        self.photometric = transform.photometric
         self.to_image = AsImageTensor(info.channels)
         self.flip_p = views.flip_p
         self.pipelines = []
         for group in self.crops:
             gi, gv = crop_info(info, group), crop_views(views, group)
-            pipeline = train_view(gi, strong, gv) if self.photometric else geometric_view(gi, gv)
+            view = train_view if self.photometric else worker_view
+            pipeline = view(gi, augment, gv, policy)
             self.pipelines += [pipeline] * group.count
 
     @property

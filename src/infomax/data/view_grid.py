@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from infomax.config import Config
+from infomax.config import Config, augment_kind
+from infomax.data.autoaugment import resolve_policy
 from infomax.data.registry import DatasetInfo
 from infomax.data.source import DataSource
 from infomax.data.views import TwoViews, test_view
@@ -62,9 +63,11 @@ def sample_views(cfg: Config, images: int = 8, seed: int = 0
         raise InfomaxError(f"{source.name} has no pretraining images")
     chosen = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))
     chosen = chosen[:images].tolist()
-    strong = cfg.data.augment == "strong"
+    kind = augment_kind(cfg.data.augment)
+    strong = kind == "randaugment"  # on the device with data.augment_device
     on_device = cfg.data.augment_device
-    two = TwoViews(info, strong=strong, photometric=not on_device, views=cfg.views)
+    two = TwoViews(info, kind, photometric=not on_device, views=cfg.views,
+                   policy=cfg.data.augment_policy)
     clean = test_view(info, cfg.views)
     augment: tuple[Any, Any] | None = None
     if on_device:
@@ -94,8 +97,12 @@ def _title(cfg: Config, source: DataSource, images: int) -> str:
                          for k, v in changed.items()) if changed else "the defaults (AMDIM)"
     lines = [head, f"views: {settings}"]
     extra = []
-    if cfg.data.augment == "strong":
-        extra.append("data.augment=strong (RandAugment)")
+    kind = augment_kind(cfg.data.augment)
+    if kind == "randaugment":
+        extra.append("data.augment=randaugment (RandAugment)")
+    elif kind == "fast-autoaugment":
+        policy = resolve_policy(cfg.data.augment_policy, source.info.image_size)
+        extra.append(f"data.augment=fast-autoaugment (Fast AutoAugment, {policy} policy)")
     if cfg.data.augment_device:
         extra.append("data.augment_device=true (photometric part by kornia)")
     if extra:

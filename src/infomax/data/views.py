@@ -9,15 +9,18 @@ the data set's mean and std.
 
 A training view is a geometric part (``geometric_view``: zero padding 28 -> 32 for the
 grayscale sets, then a random translation or random resized crop, all on uint8) followed by a
-photometric part (``photometric_view``: optional RandAugment, color jitter, random grayscale
-for 3-channel data, then, when their probability is not 0, Gaussian blur and solarization,
-scaling to [0, 1] and normalization). A step whose probability is 0 is left out of the
+photometric part (``photometric_view``: the augmentation of ``data.augment`` if any
+(torchvision's RandAugment, or a Fast AutoAugment policy, ``infomax.data.autoaugment``, on
+the uint8 view), color jitter, random grayscale for 3-channel data, then, when their
+probability is not 0, Gaussian blur and solarization, scaling to [0, 1] and
+normalization). A step whose probability is 0 is left out of the
 pipeline (it draws nothing from the RNG), so the defaults draw exactly what AMDIM's views do.
 The horizontal flip is not part of a single view: ``TwoViews`` draws it once per image and
 applies it before both views (``views.flip_shared``; else each view draws its own).
-``TwoViews(info, photometric=False)`` stops after the geometric part (uint8 views);
-``infomax.data.device_views.DevicePhotometric`` then runs the photometric part batched on
-the accelerator.
+``TwoViews(info, photometric=False)`` stops after the geometric part (uint8 views; with
+Fast AutoAugment after it, which stays on the CPU: ``worker_view``);
+``infomax.data.device_views.DevicePhotometric`` then runs the rest of the photometric part
+(RandAugment included) batched on the accelerator.
 
 Every function takes an optional ``views`` (a ``ViewsConfig``; None: the defaults). The
 per-view sections ``views.first`` and ``views.second`` reach the view they name through
@@ -36,7 +39,8 @@ import torch
 from torchvision.transforms import InterpolationMode, v2
 from torchvision.transforms.v2 import functional as F
 
-from infomax.config import ViewsConfig
+from infomax.config import ViewsConfig, augment_kind
+from infomax.data.autoaugment import FastAutoAugment, resolve_policy
 from infomax.data.registry import DatasetInfo
 
 __all__ = [
@@ -52,6 +56,7 @@ __all__ = [
     "test_view",
     "to_channels",
     "train_view",
+    "worker_view",
 ]
 
 # Numbers of spec section 1: the defaults of the views config section.
@@ -238,18 +243,33 @@ def _maybe(transform, p: float) -> list:
     return [transform] if p >= 1 else [v2.RandomApply([transform], p=p)]
 
 
-def photometric_view(info: DatasetInfo, strong: bool = False,
-                     views: ViewsConfig | None = None) -> v2.Compose:
+def _augmentation(info: DatasetInfo, augment: str | bool, policy: str) -> list:
+    """The step of ``data.augment`` (``augment``: plain, randaugment, fast-autoaugment, or
+    True / False for randaugment / plain): none, torchvision's RandAugment (its defaults:
+    2 operations at magnitude 9) or the Fast AutoAugment ``policy`` (``auto``: by the image
+    size, ``resolve_policy``)."""
+    kind = augment_kind(augment)
+    if kind == "randaugment":
+        return [v2.RandAugment()]
+    if kind == "fast-autoaugment":
+        return [FastAutoAugment(resolve_policy(policy, info.image_size))]
+    return []
+
+
+def photometric_view(info: DatasetInfo, augment: str | bool = "plain",
+                     views: ViewsConfig | None = None, policy: str = "auto") -> v2.Compose:
     """The photometric part of a training view: uint8 (C, H, W) in, normalized float32 out.
+
+    ``augment`` (``data.augment``; True / False: randaugment / plain) adds its augmentation
+    first, on the uint8 view: RandAugment, or the Fast AutoAugment ``policy``
+    (``data.augment_policy``).
 
     On 1-channel images torchvision's saturation and hue adjustments return the image
     unchanged, so for 1-channel data the jitter is brightness and contrast only (the same
     result without drawing the two unused factors) and random grayscale is left out.
     """
     views = _views(views)
-    steps: list = [AsImageTensor(info.channels)]
-    if strong:
-        steps.append(v2.RandAugment())
+    steps: list = [AsImageTensor(info.channels), *_augmentation(info, augment, policy)]
     brightness, contrast, saturation, hue = jitter_values(views)
     if info.channels != 1 and views.jitter_p > 0 and any((brightness, contrast, saturation, hue)):
         steps.append(v2.RandomApply([v2.ColorJitter(brightness, contrast, saturation, hue)],
@@ -267,10 +287,24 @@ def photometric_view(info: DatasetInfo, strong: bool = False,
     return v2.Compose(steps)
 
 
-def train_view(info: DatasetInfo, strong: bool = False,
-               views: ViewsConfig | None = None) -> Callable:
-    """One augmented training view (without the flip): uint8 (C, H, W) -> float32 (C, S, S)."""
-    return v2.Compose([geometric_view(info, views), photometric_view(info, strong, views)])
+def train_view(info: DatasetInfo, augment: str | bool = "plain",
+               views: ViewsConfig | None = None, policy: str = "auto") -> Callable:
+    """One augmented training view (without the flip): uint8 (C, H, W) -> float32 (C, S, S).
+    ``augment`` and ``policy`` as for ``photometric_view``."""
+    return v2.Compose([geometric_view(info, views),
+                       photometric_view(info, augment, views, policy)])
+
+
+def worker_view(info: DatasetInfo, augment: str | bool = "plain",
+                views: ViewsConfig | None = None, policy: str = "auto") -> Callable:
+    """What the DataLoader workers make of a training view when the photometric part runs
+    on the device (``data.augment_device``): the geometric part (uint8 (C, S, S)), then
+    Fast AutoAugment when ``augment`` is fast-autoaugment (on uint8 too: it stays on the
+    CPU; RandAugment runs on the device, in ``DevicePhotometric``)."""
+    geometric = geometric_view(info, views)
+    if augment_kind(augment) != "fast-autoaugment":
+        return geometric
+    return v2.Compose([geometric, *_augmentation(info, augment, policy)])
 
 
 def test_view(info: DatasetInfo, views: ViewsConfig | None = None) -> Callable:
@@ -291,19 +325,28 @@ class TwoViews:
     settings with ``views.first`` / ``views.second`` applied (one pipeline when they are the
     same).
 
-    With ``photometric=False`` the views are only the geometric part (``geometric_view``):
-    uint8 (C, S, S) tensors, for a photometric part run later on the batch
-    (``infomax.data.device_views.DevicePhotometric``); ``strong`` then has no effect here.
+    ``augment`` (``data.augment``: plain, randaugment, fast-autoaugment; True / False:
+    randaugment / plain) and ``policy`` (``data.augment_policy``) give the augmentation of
+    both views (``photometric_view``); ``self.augment`` and ``self.policy`` hold them
+    resolved (the kind, and the Fast AutoAugment policy that ``auto`` picks for
+    ``info.image_size``), for the crops of ``MultiCrop``.
+
+    With ``photometric=False`` the views are only what the workers run (``worker_view``):
+    the geometric part, then Fast AutoAugment when it is the augmentation; uint8 (C, S, S)
+    tensors, for a photometric part run later on the batch
+    (``infomax.data.device_views.DevicePhotometric``, which runs RandAugment there).
     With ``with_test_view`` a third item follows the two views: the image's test-time view
     (``test_view``, or with ``photometric=False`` its uint8 geometric part), unflipped, for
     online probes that learn on the views they are scored on.
     """
 
-    def __init__(self, info: DatasetInfo, strong: bool = False, photometric: bool = True,
-                 with_test_view: bool = False, views: ViewsConfig | None = None):
+    def __init__(self, info: DatasetInfo, augment: str | bool = "plain",
+                 photometric: bool = True, with_test_view: bool = False,
+                 views: ViewsConfig | None = None, policy: str = "auto"):
         views = _views(views)
         self.info = info
-        self.strong = strong
+        self.augment = augment_kind(augment)
+        self.policy = resolve_policy(policy, info.image_size)
         self.photometric = photometric
         self.flip_shared = views.flip_shared
         self.flip_p = views.flip_p
@@ -312,7 +355,8 @@ class TwoViews:
         self.flip_ps = tuple(s.flip_p for s in settings)
 
         def build(s: ViewsConfig):
-            return train_view(info, strong, s) if photometric else geometric_view(info, s)
+            view = train_view if photometric else worker_view
+            return view(info, self.augment, s, self.policy)
 
         first = build(settings[0])
         self.views = (first, first if settings[0] == settings[1] else build(settings[1]))

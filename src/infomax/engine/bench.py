@@ -175,14 +175,15 @@ def _resnet_views() -> Any:
                        jitter=[0.4, 0.4, 0.4, 0.1], grayscale_p=0.2)
 
 
-def _views(info: Any, strong: bool) -> tuple[Any, str]:
+def _views(info: Any, augment: str, policy: str = "auto") -> tuple[Any, str]:
     """The pretraining views at ``info.image_size``: AMDIM's at the sizes of its encoder
-    (32, 64, 128), else ResNet-style ones; and their name."""
+    (32, 64, 128), else ResNet-style ones, with the augmentation ``augment``
+    (``data.augment``) and ``policy`` (``data.augment_policy``); and their name."""
     from infomax.data.views import TwoViews
 
     if info.image_size in (32, 64, 128):
-        return TwoViews(info, strong=strong), "AMDIM (TwoViews)"
-    return (TwoViews(info, strong=strong, views=_resnet_views()),
+        return TwoViews(info, augment, policy=policy), "AMDIM (TwoViews)"
+    return (TwoViews(info, augment, views=_resnet_views(), policy=policy),
             "ResNet/SimCLR (random resized crop 0.08-1, jitter, gray)")
 
 
@@ -405,7 +406,7 @@ def decoders(data: str, image_sizes: list[int], decoder_names: list[str], worker
                      f"{r['images_per_s']:.0f} img/s")
         for size in image_sizes:
             info = dataclasses.replace(source.info, image_size=size)
-            views, what = _views(info, cfg.data.augment == "strong")
+            views, what = _views(info, cfg.data.augment, cfg.data.augment_policy)
             out["views"][str(size)] = what
             for w in workers:
                 for d in sources:

@@ -8,7 +8,10 @@ Rows (every one a single change to the full model, i.e. to the preset plus the o
     full           the preset as it is
     single-scale   multiscale prediction off: the 1->7 cost only (loss.multiscale=false)
     no-stability   no stability regularization: no score regularizer and no soft clip
-    strong-aug     strong augmentation: RandAugment added to the views (data.augment=strong)
+    strong-aug     strong augmentation: Fast AutoAugment added to the views, as the paper's
+                   "+strong aug" (data.augment=fast-autoaugment; its policy by the image size)
+    randaugment    torchvision's RandAugment added to the views instead (data.augment=randaugment;
+                   the strong-aug row before Fast AutoAugment existed here)
     mixtures       mixture-based representations, k = 4 (mixture.k=4)
     encoder-half   the encoder half as wide (model.ndf and model.n_rkhs halved)
 
@@ -46,9 +49,12 @@ ROWS: dict[str, Row] = {
     "no-stability": ("no stability regularization: no score regularizer, no clip",
                      lambda c: ["loss.reg_coef=0", "loss.tclip=0"],
                      "lower: the regularizer matters (second in importance)"),
-    "strong-aug": ("strong augmentation: RandAugment on the views",
-                   lambda c: ["data.augment=strong"],
+    "strong-aug": ("strong augmentation: Fast AutoAugment on the views",
+                   lambda c: ["data.augment=fast-autoaugment"],
                    "higher: about +1-2 points (augmentation matters most)"),
+    "randaugment": ("RandAugment on the views (the strong-aug row's earlier stand-in)",
+                    lambda c: ["data.augment=randaugment"],
+                    "none given (the paper's strong augmentation is Fast AutoAugment)"),
     "mixtures": ("mixture-based representations, k = 4",
                  lambda c: ["mixture.k=4"],
                  "none given (shown for the segmentation it yields)"),
