@@ -162,3 +162,40 @@ def test_the_chart_leaves_the_matplotlib_backend_alone(tmp_path, monkeypatch):
         "mixtures@0": {"linear_top1": 0.84, "knn_top1": 0.69}}}
     ablation.plot(ablation.summarize(doc), doc, tmp_path / "ablation.png")
     assert (tmp_path / "ablation.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_stop_signal_stops_the_ablation_and_keeps_the_rows_done(tmp_path, capsys,
+                                                                  monkeypatch):
+    """SIGTERM during a row (TrainingInterrupted out of its training) ends the whole
+    ablation with that exception, as a scheduler's stop means, instead of recording the row
+    as failed and starting the next one; the rows finished before it are kept."""
+    import signal
+
+    from infomax.errors import TrainingInterrupted
+
+    ran, stop_at = [], [2]
+
+    def fake_measure(cfg, progress):
+        ran.append(cfg.train.run_name)
+        if len(ran) == stop_at[0]:
+            stop_at[0] = None  # one signal
+            raise TrainingInterrupted(signal.SIGTERM, 1)
+        return {"steps": 2, "linear_top1": 0.5, "knn_top1": 0.5}
+
+    monkeypatch.setattr(ablation, "measure", fake_measure)
+    with pytest.raises(TrainingInterrupted):
+        ablation.ablate("fmnist-tiny", rows=["single-scale", "mixtures"], steps=2,
+                        out=tmp_path, overrides=TINY, progress=False)
+    assert ran == ["full-s0", "single-scale-s0"]  # mixtures never started
+    doc = json.loads((tmp_path / "fmnist-tiny-ablation" / "ablation.json").read_text())
+    assert set(doc["results"]) == {"full@0"} and "failed" not in doc["results"]["full@0"]
+    # From the command line: the signal's exit status, and the next call goes on with the
+    # rows not done.
+    monkeypatch.setattr(ablation, "measure", lambda cfg, progress: (_ for _ in ()).throw(
+        TrainingInterrupted(signal.SIGTERM, 1)))
+    argv = ["ablate", "--preset", "fmnist-tiny", "--no-progress", "--out", str(tmp_path),
+            "--steps", "2", "--rows", "single-scale", "mixtures", *TINY]
+    assert main(argv) == 128 + signal.SIGTERM
+    ran.clear()
+    monkeypatch.setattr(ablation, "measure", fake_measure)
+    assert main(argv) == 0 and ran == ["single-scale-s0", "mixtures-s0"]

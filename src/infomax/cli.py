@@ -13,7 +13,7 @@ import typing
 from pathlib import Path
 from typing import Sequence
 
-from infomax.errors import InfomaxError
+from infomax.errors import InfomaxError, TrainingInterrupted
 
 EPILOG_PRETRAIN = """\
 Any config key can be set as key=value, anywhere on the line, e.g.
@@ -470,7 +470,6 @@ def _pretrain(args: argparse.Namespace) -> int:
     cfg = make_config(preset, [*where, *args.overrides, *flags], base=base)
     # Imported once the config is good: torch and Lightning take seconds to load.
     from infomax.engine.train import check_devices, is_main_process, precision_note, pretrain
-    from infomax.errors import TrainingInterrupted
 
     check_devices(cfg)
     note = precision_note(cfg)
@@ -822,6 +821,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "study": _study, "ablate": _ablate, "views": _views}
     try:
         return handlers[args.command](args)
+    except TrainingInterrupted as e:  # a study or benchmark stopped by a signal
+        print(f"infomax: {e}; what was finished is kept: run the same command again to "
+              f"continue", file=sys.stderr)
+        return e.exit_code
     except InfomaxError as e:
         print(f"infomax: error: {e}", file=sys.stderr)
         return 2

@@ -37,7 +37,7 @@ from typing import Any, Callable, Sequence
 import torch
 
 from infomax.config import Config, make_config
-from infomax.errors import ConfigError, InfomaxError
+from infomax.errors import ConfigError, InfomaxError, TrainingInterrupted
 
 # name -> (what it changes, overrides from the full model's config, the paper's direction)
 Row = tuple[str, Callable[[Config], list[str]], str]
@@ -301,6 +301,8 @@ def ablate(preset: str, rows: Sequence[str] | None = None, seeds: Sequence[int] 
               flush=True)
         try:
             result = measure(one.config, progress)
+        except TrainingInterrupted:  # a stop signal stops the ablation, not one row
+            raise
         except (InfomaxError, FloatingPointError) as e:
             # One failing row (e.g. divergence without the regularizer) is a result too.
             reason = str(e).splitlines()[0] if str(e) else type(e).__name__
