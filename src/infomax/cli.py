@@ -664,6 +664,10 @@ def _bench(args: argparse.Namespace) -> int:
         on_cuda = torch.cuda.is_available() and (args.device or "cuda").startswith("cuda")
         if "16-mixed" in args.precision and not on_cuda:
             raise InfomaxError("--precision 16-mixed needs a CUDA GPU; use 32 or bf16-mixed")
+        from infomax.config import make_config
+
+        for preset in args.presets:  # a bad preset or override: its error line only
+            make_config(preset, args.overrides)
         note = slow_bf16_note("bf16-mixed" if "bf16-mixed" in args.precision else "32",
                               on_cpu=not on_cuda)
         if note:  # measured all the same: the comparison is what bench speed is for
