@@ -112,7 +112,9 @@ POOL_PAD = _ops("avg_pool2d", "max_pool2d", "max_pool2d_with_indices", "adaptive
                 "_adaptive_avg_pool2d", "pad", "constant_pad_nd", "reflection_pad2d",
                 "replication_pad2d")
 LAYOUT = _ops("to", "_to_copy", "copy_", "_copy_from", "contiguous", "clone")
-CASTS = _ops("to", "_to_copy")
+# Inside a convolution, matmul or norm: the casts autocast adds, the copies to the layout
+# a kernel wants (a bare copy_ there is the kernel's own, e.g. im2col).
+CONVERSIONS = _ops("to", "_to_copy", "contiguous", "clone")
 # Views cost nothing unless a reshape has to copy (the copy is then a layout conversion);
 # AccumulateGrad copies a gradient whose strides the parameter's do not match.
 VIEWS = _ops("reshape", "flatten", "view", "_unsafe_view", "_reshape_alias", "permute",
@@ -128,13 +130,13 @@ CROSS_ENTROPY = _ops("cross_entropy_loss", "nll_loss", "nll_loss_nd", "nll_loss2
 
 
 def _category(top: str | None, event: str, labels: tuple[str, ...], section: str,
-              cast: bool) -> str:
+              converts: bool) -> str:
     """The category of an event's self time. ``top``: the normalized name of the op it is
     part of (the outermost op below the labels; in the backward pass, the op the autograd
     node differentiates), None for time outside any op (labels, the autograd engine,
     Python between ops); ``event`` its own normalized name; ``labels`` the ranges around
-    it (around its forward op, for backward events); ``cast``: a dtype conversion inside
-    a convolution, matmul or norm (what autocast adds)."""
+    it (around its forward op, for backward events); ``converts``: a cast or a layout copy
+    inside a convolution, matmul or norm."""
     if TEST_VIEW in labels:
         return "test_view"
     if section == "optimizer":
@@ -143,7 +145,7 @@ def _category(top: str | None, event: str, labels: tuple[str, ...], section: str
         return "probes"
     if top is None:
         return "other"
-    if cast or top in LAYOUT:
+    if converts or top in LAYOUT:
         return "layout"
     if top in VIEWS:
         return "layout" if event != top and event in COPIES else "other"
@@ -228,8 +230,9 @@ class _Tally:
             if section == "forward" and seq >= 0:
                 self.forward_labels[seq] = tuple(label for label in labels if label in LABELS)
         # (any other name is a range someone else opened: it changes nothing)
-        cast = (top in CONV or top in MATMUL or top in NORM) and any(op in CASTS for op in chain)
-        category = _category(top, _norm(name), labels, section, cast)
+        converts = (top in CONV or top in MATMUL or top in NORM) and any(
+            op in CONVERSIONS for op in chain)
+        category = _category(top, _norm(name), labels, section, converts)
         self.category[category, section] += event.self_cpu_time_total
         self.ops[category, name] += event.self_cpu_time_total
         device = getattr(event, "self_device_time_total", 0) or 0
