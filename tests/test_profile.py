@@ -56,7 +56,7 @@ def test_categories_add_up_to_the_profiled_step(result: dict) -> None:
         assert cats[key]["forward_ms"] > 0 and cats[key]["backward_ms"] > 0, key
     assert cats["test_view"]["backward_ms"] == 0  # no gradients through the test views
     assert cats["optimizer"]["forward_ms"] == cats["optimizer"]["backward_ms"] == 0
-    assert any(o["name"] == "aten::tanh" for o in cats["soft_clip"]["ops"])
+    assert any(o["name"].startswith("aten::tanh") for o in cats["soft_clip"]["ops"])
 
 
 def test_phases_are_all_present(result: dict) -> None:
@@ -76,7 +76,7 @@ def test_result_rows_and_text(result: dict) -> None:
     selfs = [o["self_ms"] for o in r["top_ops"]]
     assert selfs == sorted(selfs, reverse=True)
     names = {row["name"] for row in r["key_averages"]}
-    assert {"aten::mm", "aten::tanh", "infomax:forward", "nce:soft clip"} <= names
+    assert {"aten::mm", "aten::tanh_", "infomax:forward", "nce:soft clip"} <= names
     for row in r["key_averages"]:
         assert set(row) >= {"name", "count", "self_cpu_time_total", "cpu_time_total"}
     json.dumps(r)
