@@ -103,3 +103,67 @@ def test_residual_units_start_as_their_shortcut():
     # the embedding MLP's shortcut starts close to the identity (before the final BN)
     mlp = enc.embed5
     assert torch.allclose(mlp.shortcut.weight[:16, :, 0, 0].diagonal(), torch.ones(16))
+
+
+def _out_of_place_forward(enc, x):
+    """The encoder's forward with every ReLU out of place (how it was written before the
+    in-place ones): the reference for the bitwise check below."""
+    import torch.nn.functional as F
+
+    from infomax.nn.amdim import EmbedMLP, ResUnit
+
+    def res(unit, h):
+        branch = unit.conv2(F.relu(unit.bn1(unit.conv1(h))))
+        if unit.shortcut_conv is not None:
+            return branch + unit.shortcut_conv(h)
+        short = h
+        if unit.kernel > 1 or unit.stride > 1:
+            short = F.avg_pool2d(h, unit.kernel, unit.stride)
+        if unit.n_out > unit.n_in:
+            short = F.pad(short, (0, 0, 0, 0, 0, unit.n_out - unit.n_in))
+        return branch + short
+
+    def run(seq, h):
+        for m in seq:
+            if isinstance(m, ResUnit):
+                h = res(m, h)
+            elif isinstance(m, torch.nn.Sequential):
+                h = run(m, h)
+            else:
+                h = m(h)
+        return h
+
+    def embed(mlp: EmbedMLP, h):
+        return mlp.bn_out(mlp.conv2(F.relu(mlp.bn1(mlp.conv1(h)))) + mlp.shortcut(h))
+
+    h7 = run(enc.to7, x)
+    h5 = run(enc.to5, h7)
+    return run(enc.to1, h5).flatten(1), embed(enc.embed5, h5), embed(enc.embed7, h7)
+
+
+@pytest.mark.parametrize("use_bn", [False, True])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_in_place_relus_change_no_bit(use_bn, channels_last):
+    """The in-place ReLUs of ResUnit and EmbedMLP give bitwise the outputs and gradients
+    of out-of-place ones (training mode, so the BatchNorms use batch statistics)."""
+    grads = []
+    outs = []
+    for forward in (lambda e, x: tuple(e(x)), _out_of_place_forward):
+        torch.manual_seed(0)
+        enc = AMDIMEncoder(32, 3, ndf=8, n_rkhs=16, n_depth=2, use_bn=use_bn)
+        for unit in enc.modules():  # non-zero last convs, so that every branch counts
+            if hasattr(unit, "conv2"):
+                torch.nn.init.normal_(unit.conv2.weight, std=0.1)
+        x = torch.randn(6, 3, 32, 32)
+        if channels_last:
+            enc, x = enc.to(memory_format=torch.channels_last), x.contiguous(
+                memory_format=torch.channels_last)
+        out = forward(enc, x)
+        sum((o * torch.randn(o.shape, generator=torch.Generator().manual_seed(i))).sum()
+            for i, o in enumerate(out)).backward()
+        outs.append(out)
+        grads.append([p.grad for p in enc.parameters()])
+    for a, b in zip(*outs):
+        assert torch.equal(a, b)
+    for a, b in zip(*grads):
+        assert torch.equal(a, b)

@@ -70,6 +70,23 @@ def test_clip_is_active_in_the_large_scale_case():
     assert abs(clipped.item() - unclipped.item()) > 1.0
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_tanh_clip_in_place_changes_no_bit(dtype):
+    """tanh_clip's in-place tanh on the quotient: bitwise the values and gradients of
+    clip * torch.tanh(x / clip)."""
+    from infomax.losses import tanh_clip
+
+    g = torch.Generator().manual_seed(0)
+    x = (torch.randn(64, 3, 32, 49, generator=g) * 30).to(dtype).requires_grad_()
+    w = torch.randn(x.shape, generator=g).to(dtype)
+    out = tanh_clip(x, 20.0)
+    (grad,) = torch.autograd.grad((out * w).sum(), x)
+    ref = 20.0 * torch.tanh(x / 20.0)
+    (ref_grad,) = torch.autograd.grad((ref * w).sum(), x)
+    assert torch.equal(out, ref) and torch.equal(grad, ref_grad)
+    assert tanh_clip(x, None) is x and tanh_clip(x, 0.0) is x
+
+
 def test_pair_nce_regularizer_coefficient_and_pos_offset():
     g = torch.Generator().manual_seed(1)
     src = torch.randn(8, 12, generator=g, dtype=torch.float64) * 4

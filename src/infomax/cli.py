@@ -302,21 +302,23 @@ def _parser() -> argparse.ArgumentParser:
     bs = bsub.add_parser("speed", help="train-step images/s, achieved GFLOP/s against the "
                                        "GEMM peak measured in the same run, peak memory",
                          intermixed=True)
-    bs.add_argument("--presets", nargs="+", default=["fmnist-tiny", "cifar10-small"])
-    bs.add_argument("--precision", nargs="+", default=["32", "bf16-mixed"],
-                    choices=("32", "bf16-mixed", "16-mixed"))
-    bs.add_argument("--batch-size", type=int, help="images per step (default: each preset's)")
-    bs.add_argument("--steps", type=int, default=5, help="timed steps (the median is reported)")
-    bs.add_argument("--warmup", type=int, default=2, help="untimed steps before them")
+    _step_flags(bs, presets=["fmnist-tiny", "cifar10-small"], precisions=["32", "bf16-mixed"],
+                steps=5, warmup=2, steps_help="timed steps (the median is reported)")
     bs.add_argument("--max-seconds", type=_finite_float,
                     help="time budget per preset and precision (at least one step is timed)")
-    bs.add_argument("--device", help="default: cuda when available, else cpu")
     bs.add_argument("--gemm-sizes", type=int, nargs="+", help="square matmul sizes tried for "
                                                               "the GEMM peak")
-    bs.add_argument("--threads", type=int, help="torch.set_num_threads")
-    bs.add_argument("--json", help="write every number to this JSON file")
-    bs.add_argument("overrides", nargs="*", metavar="key=value",
-                    help="applied to every preset, e.g. train.channels_last=false")
+    bp = bsub.add_parser("profile", help="where a train step's time goes: torch.profiler's "
+                                         "self time by category (convolutions, the NCE's "
+                                         "scores, masks and soft clip, layout conversions, "
+                                         "...) and by phase, and the top ops",
+                         intermixed=True)
+    _step_flags(bp, presets=["fmnist-tiny"], precisions=["32"], steps=1, warmup=1,
+                steps_help="profiled steps (1)")
+    bp.add_argument("--top", type=int, default=15, help="ops listed by self time (15)")
+    bp.add_argument("--trace", metavar="FILE",
+                    help="write the Chrome trace (chrome://tracing, Perfetto) to FILE; with "
+                         "several presets or precisions, FILE.<preset>.<precision>.json")
     bl = bsub.add_parser("loader", help="two-view images/s the DataLoader delivers per "
                                         "worker count, against the train step's consumption",
                          intermixed=True)
@@ -638,6 +640,54 @@ def _check_device(device: str | None) -> None:
                            f"{' or '.join(usable)}")
 
 
+def _step_flags(parser: argparse.ArgumentParser, *, presets: list[str],
+                precisions: list[str], steps: int, warmup: int, steps_help: str) -> None:
+    """The flags ``bench speed`` and ``bench profile`` share: which train steps to run."""
+    parser.add_argument("--presets", nargs="+", default=presets)
+    parser.add_argument("--precision", nargs="+", default=precisions,
+                        choices=("32", "bf16-mixed", "16-mixed"))
+    parser.add_argument("--batch-size", type=int,
+                        help="images per step (default: each preset's)")
+    parser.add_argument("--steps", type=int, default=steps, help=steps_help)
+    parser.add_argument("--warmup", type=int, default=warmup,
+                        help=f"untimed steps before them ({warmup})")
+    parser.add_argument("--device", help="default: cuda when available, else cpu")
+    parser.add_argument("--threads", type=int, help="torch.set_num_threads")
+    parser.add_argument("--json", help="write every number to this JSON file")
+    parser.add_argument("overrides", nargs="*", metavar="key=value",
+                        help="applied to every preset, e.g. train.channels_last=false")
+
+
+def _bench_profile(args: argparse.Namespace, command: str) -> int:
+    import torch
+
+    from infomax.engine import bench
+
+    for name, value, low in (("--steps", args.steps, 1), ("--warmup", args.warmup, 0),
+                             ("--batch-size", args.batch_size, 2),
+                             ("--threads", args.threads, 1), ("--top", args.top, 1)):
+        if value is not None and value < low:
+            raise InfomaxError(f"{name}: {value} must be >= {low}")
+    _check_device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    on_cuda = torch.cuda.is_available() and (args.device or "cuda").startswith("cuda")
+    if "16-mixed" in args.precision and not on_cuda:
+        raise InfomaxError("--precision 16-mixed needs a CUDA GPU; use 32 or bf16-mixed")
+    out_json = Path(args.json) if args.json else None
+    out = bench.profile(args.presets, args.precision, overrides=args.overrides,
+                        batch_size=args.batch_size, steps=args.steps, warmup=args.warmup,
+                        device=args.device, top=args.top, trace=args.trace,
+                        json_path=out_json, command=command)
+    for i, r in enumerate(out["results"]):
+        print(("\n" if i else "") + bench.format_profile(r))
+        if r["trace"]:
+            print(f"trace: {r['trace']}")
+    if out_json:
+        print(f"\nwrote {out_json}")
+    return 0
+
+
 def _bench(args: argparse.Namespace) -> int:
     import torch
 
@@ -645,9 +695,11 @@ def _bench(args: argparse.Namespace) -> int:
     from infomax.machine import slow_bf16_note
 
     if args.bench is None:
-        raise InfomaxError("say what to measure: 'infomax bench speed' or 'infomax bench "
-                           "loader'")
+        raise InfomaxError("say what to measure: 'infomax bench speed', 'infomax bench "
+                           "profile' or 'infomax bench loader'")
     command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])
+    if args.bench == "profile":
+        return _bench_profile(args, command)
     out_json = Path(args.json) if args.json else None
     if args.bench == "speed":
         for name, value, low in (("--steps", args.steps, 1), ("--warmup", args.warmup, 0),

@@ -1,6 +1,9 @@
-"""Numerical helpers shared by the losses, the methods and the checkpoint checks."""
+"""Numerical helpers shared by the losses, the methods and the checkpoint checks, and the
+profiler ranges they open."""
 
 from __future__ import annotations
+
+import contextlib
 
 import torch
 from torch import Tensor
@@ -29,3 +32,12 @@ def first_nonfinite(named: dict[str, Tensor]) -> str | None:
     if torch.isfinite(torch.nn.utils.get_total_norm(list(floats.values()), float("inf"))):
         return None
     return next(k for k, t in floats.items() if not torch.isfinite(t).all())
+
+
+def profiler_range(name: str) -> contextlib.AbstractContextManager:
+    """A torch.profiler range named ``name`` while a profiler records (``infomax bench
+    profile`` groups the time of the ops inside it, and of their backward, under the
+    name), else nothing; what the block computes is the same either way."""
+    if torch.autograd._profiler_enabled():
+        return torch.profiler.record_function(name)
+    return contextlib.nullcontext()

@@ -1,5 +1,6 @@
-"""``infomax bench speed`` and ``infomax bench loader``: the train step against the machine's
-GEMM peak, and the input pipeline against what the train step consumes."""
+"""``infomax bench speed``, ``infomax bench profile`` and ``infomax bench loader``: the train
+step against the machine's GEMM peak, where the step's time goes, and the input pipeline
+against what the train step consumes."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 import torch
 
 from infomax.config import Config, make_config
+from infomax.engine.profile import format_profile, profile_train_step
 from infomax.engine.speed import (format_table, machine_info, measure_gemm_peak,
                                   measure_train_step, precision_dtype)
 
@@ -73,6 +75,42 @@ def speed(presets: list[str], precisions: list[str], *, overrides: list[str] = (
             _write(json_path, out)  # a run cut short keeps its finished rows
             _log(f"{cfg.preset} {precision}: {r['seconds_per_step'] * 1e3:.0f} ms/step, "
                  f"{r['images_per_s']:.1f} img/s")
+    return out
+
+
+def trace_path(trace: str | Path, preset: str, precision: str, several: bool) -> Path:
+    """Where the Chrome trace of one preset and precision goes: ``trace`` itself, or with
+    several, ``<trace stem>.<preset>.<precision><suffix>`` beside it."""
+    path = Path(trace)
+    if not several:
+        return path
+    suffix = path.suffix or ".json"
+    return path.with_name(f"{path.stem if path.suffix else path.name}.{preset}.{precision}"
+                          f"{suffix}")
+
+
+def profile(presets: list[str], precisions: list[str], *, overrides: list[str] = (),
+            batch_size: int | None = None, steps: int = 1, warmup: int = 1,
+            device: str | None = None, top: int = 15, trace: str | Path | None = None,
+            json_path: Path | None = None, command: str = "") -> dict[str, Any]:
+    """``profile_train_step`` of every preset at every precision. Prints progress to stderr
+    and returns (and writes to ``json_path``, after every row) the results."""
+    dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    configs = [make_config(p, list(overrides)) for p in presets]  # bad names fail first
+    for p in precisions:
+        precision_dtype(p)
+    out: dict[str, Any] = {"command": command, "machine": machine_info(dev), "results": []}
+    several = len(configs) * len(precisions) > 1
+    for cfg in configs:
+        for precision in precisions:
+            where = (trace_path(trace, cfg.preset or "config", precision, several)
+                     if trace is not None else None)
+            r = profile_train_step(cfg, batch_size=batch_size, steps=steps, warmup=warmup,
+                                   precision=precision, device=dev, top=top, trace=where)
+            out["results"].append(r)
+            _write(json_path, out)  # a run cut short keeps its finished rows
+            _log(f"{cfg.preset} {precision}: {r['profiled_ms_per_step']:.0f} ms per "
+                 f"profiled step")
     return out
 
 
@@ -455,4 +493,5 @@ def format_decoder_table(out: dict[str, Any]) -> str:
 
 
 __all__ = ["breakdown_line", "decoders", "format_decoder_table", "format_loader_table",
-           "format_table", "loader", "measure_decoding", "measure_loader", "speed"]
+           "format_profile", "format_table", "loader", "measure_decoding", "measure_loader",
+           "profile", "speed", "trace_path"]

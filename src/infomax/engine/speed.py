@@ -44,11 +44,14 @@ __all__ = [
     "DEFAULT_GEMM_SIZES",
     "FLOP_NOTE",
     "PRECISIONS",
+    "PreparedStep",
+    "check_step_args",
     "format_table",
     "machine_info",
     "measure_gemm_peak",
     "measure_train_step",
     "precision_dtype",
+    "prepare_step",
 ]
 
 PRECISIONS = ("32", "bf16-mixed", "16-mixed")
@@ -276,18 +279,81 @@ def _random_batch(cfg: Config, batch_size: int, device: torch.device,
     return Batch((x1, x2), labels, test, index, crops=crops)
 
 
+def _no_phase(name: str) -> contextlib.AbstractContextManager:
+    return contextlib.nullcontext()
+
+
 def _train_step(model: SSLMethod, opt: Any, sched: Any, batch: Any,
-                autocast: Callable[[], contextlib.AbstractContextManager]) -> Tensor:
-    """One full update as Lightning's automatic optimization runs it."""
-    with autocast():
+                autocast: Callable[[], contextlib.AbstractContextManager],
+                phase: Callable[[str], contextlib.AbstractContextManager] = _no_phase
+                ) -> Tensor:
+    """One full update as Lightning's automatic optimization runs it. ``phase(name)`` is
+    entered around the forward pass, the backward pass and the optimizer's part ("forward",
+    "backward", "optimizer"): the profiler's labels (``engine.profile``); it computes
+    nothing."""
+    with phase("forward"), autocast():
         losses = model.compute_losses(batch)
         loss, probe_loss = losses.ssl, losses.probe
         total = loss + probe_loss
-    total.backward()
-    opt.step()
-    opt.zero_grad(set_to_none=True)
-    sched.step()
+    with phase("backward"):
+        total.backward()
+    with phase("optimizer"):
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        sched.step()
     return total.detach()
+
+
+@dataclass
+class PreparedStep:
+    """A method built as ``infomax pretrain`` builds it, with its optimizer, scheduler, a
+    random batch and the precision's autocast: what ``measure_train_step`` times and
+    ``engine.profile`` profiles. Calling it runs one full update and returns its loss."""
+
+    model: SSLMethod
+    opt: Any
+    sched: Any
+    batch: Batch
+    info: Any
+    precision: str
+    device: torch.device
+    scale: Callable[[Tensor], Tensor]
+    step: Callable[..., Tensor]
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        return _autocast(self.precision, self.device)
+
+    def __call__(self, phase: Callable[[str], contextlib.AbstractContextManager] = _no_phase
+                 ) -> Tensor:
+        return self.step(self.model, self.opt, self.sched, self.batch, self.autocast, phase)
+
+
+def check_step_args(cfg: Config, batch_size: int | None, precision: str,
+                    device: torch.device) -> int:
+    """The batch size a step of ``cfg`` runs at (default ``cfg.data.batch_size``), after
+    refusing a precision, device or batch size it cannot run with (ValueError)."""
+    precision_dtype(precision)
+    if precision == "16-mixed" and device.type != "cuda":
+        raise ValueError("precision '16-mixed' needs a CUDA device; use '32' or 'bf16-mixed'")
+    bs = cfg.data.batch_size if batch_size is None else batch_size
+    if bs < 2:
+        raise ValueError(f"batch_size must be >= 2 (the NCE needs negatives), got {bs}")
+    return bs
+
+
+def prepare_step(cfg: Config, batch_size: int, precision: str, device: torch.device,
+                 seed: int = 0) -> PreparedStep:
+    """``cfg``'s method, optimizer and scheduler on ``device``, seeded with ``seed``, and a
+    random batch of ``batch_size`` images (arguments checked by ``check_step_args``)."""
+    torch.manual_seed(seed)
+    model, opt, sched, info = _build(cfg, device)
+    batch = _random_batch(cfg, batch_size, device, seed)
+    scale: Callable[[Tensor], Tensor] = lambda t: t
+    if precision == "16-mixed":
+        opt = _ScaledOptimizer(opt, torch.amp.GradScaler("cuda"))
+        scale = opt.scaler.scale
+    step = _train_step if precision != "16-mixed" else _scaled_train_step
+    return PreparedStep(model, opt, sched, batch, info, precision, device, scale, step)
 
 
 @contextlib.contextmanager
@@ -434,25 +500,14 @@ def measure_train_step(cfg: Config, batch_size: int | None = None, steps: int = 
         raise ValueError(f"need steps >= 1 and warmup >= 0, got steps={steps}, warmup={warmup}")
     dev = _resolve_device(device)
     dtype = precision_dtype(precision)
-    if precision == "16-mixed" and dev.type != "cuda":
-        raise ValueError("precision '16-mixed' needs a CUDA device; use '32' or 'bf16-mixed'")
-    bs = cfg.data.batch_size if batch_size is None else batch_size
-    if bs < 2:
-        raise ValueError(f"batch_size must be >= 2 (the NCE needs negatives), got {bs}")
+    bs = check_step_args(cfg, batch_size, precision, dev)
 
     mem = _PeakMemory(dev)
     mem.start()
-    torch.manual_seed(seed)
-    model, opt, sched, info = _build(cfg, dev)
-    batch = _random_batch(cfg, bs, dev, seed)
-
-    scale: Callable[[Tensor], Tensor] = lambda t: t
-    if precision == "16-mixed":
-        opt = _ScaledOptimizer(opt, torch.amp.GradScaler("cuda"))
-        scale = opt.scaler.scale
-
-    def autocast() -> contextlib.AbstractContextManager:
-        return _autocast(precision, dev)
+    prepared = prepare_step(cfg, bs, precision, dev, seed)
+    model, opt, sched, batch, info = (prepared.model, prepared.opt, prepared.sched,
+                                      prepared.batch, prepared.info)
+    scale, autocast = prepared.scale, prepared.autocast
 
     _sync(dev)
     start = time.perf_counter()
@@ -550,16 +605,20 @@ class _ScaledOptimizer:
 
 
 def _scaled_train_step(model: SSLMethod, opt: _ScaledOptimizer, sched: Any, batch: Any,
-                       autocast: Callable[[], contextlib.AbstractContextManager]) -> Tensor:
+                       autocast: Callable[[], contextlib.AbstractContextManager],
+                       phase: Callable[[str], contextlib.AbstractContextManager] = _no_phase
+                       ) -> Tensor:
     """``_train_step`` with float16 loss scaling."""
-    with autocast():
+    with phase("forward"), autocast():
         losses = model.compute_losses(batch)
         loss, probe_loss = losses.ssl, losses.probe
         total = loss + probe_loss
-    opt.scaler.scale(total).backward()
-    opt.step()
-    opt.zero_grad(set_to_none=True)
-    sched.step()
+    with phase("backward"):
+        opt.scaler.scale(total).backward()
+    with phase("optimizer"):
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        sched.step()
     return total.detach()
 
 

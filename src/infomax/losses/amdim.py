@@ -13,19 +13,26 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from infomax.numerics import score_dtype
+from infomax.numerics import profiler_range as _range, score_dtype
 
 from infomax.nn.amdim import EncoderOutput
 
 DEFAULT_TCLIP = 20.0
 DEFAULT_REG_COEF = 0.05
 
+# The parts of the NCE as profiler ranges (``infomax bench profile`` groups the time of
+# their ops, and of those ops' backward, under these names).
+NCE_RANGES = ("nce:scores", "nce:regularizer", "nce:soft clip", "nce:masks",
+              "nce:log-sum-exp", "nce:mixture")
+
 
 def tanh_clip(x: Tensor, clip: float | None) -> Tensor:
     """Soft clip to (-clip, clip): clip * tanh(x / clip); ``None`` or 0 leaves x as is."""
     if not clip:
         return x
-    return clip * torch.tanh(x / clip)
+    # tanh in place on the fresh quotient (its backward needs only clip): the same values
+    # and gradients as clip * torch.tanh(x / clip), one full-size tensor fewer.
+    return clip * (x / clip).tanh_()
 
 
 
@@ -52,23 +59,29 @@ def _nce_log_scores(src: Tensor, trg: Tensor, tclip: float | None, reg_coef: flo
     b, k, d = src.shape
     n, _, locs = trg.shape
     dtype = score_dtype(src)
-    # (B*K, D) @ (D, N*L): one GEMM for every score, then (B, K, N, L).
-    trg_flat = trg.to(dtype).permute(1, 0, 2).reshape(d, n * locs)
     with torch.autocast(device_type=src.device.type, enabled=False):
-        raw = (src.to(dtype).reshape(b * k, d) @ trg_flat).view(b, k, n, locs) / math.sqrt(d)
-        reg = reg_coef * raw.square().mean()
-        scores = tanh_clip(raw, tclip)
-        rows = torch.arange(b, device=src.device)
-        own = rows + pos_offset
-        pos = scores[rows, :, own]                                  # (B, K, L)
-        # Exclude the whole positive image (all its locations) from the negatives with a
-        # (B, 1, N, 1) boolean mask broadcast over components and locations: no B x K x N x L
-        # float mask.
-        is_own = torch.zeros(b, 1, n, 1, dtype=torch.bool, device=src.device)
-        is_own[rows, :, own] = True
-        neg_lse = scores.masked_fill(is_own, float("-inf")).view(b, k, n * locs).logsumexp(2)
-        # log(e^pos / (e^pos + e^neg_lse)) = -softplus(neg_lse - pos), stable for any sign.
-        log_scores = -F.softplus(neg_lse[..., None] - pos)
+        with _range("nce:scores"):
+            # (B*K, D) @ (D, N*L): one GEMM for every score, then (B, K, N, L).
+            trg_flat = trg.to(dtype).permute(1, 0, 2).reshape(d, n * locs)
+            raw = (src.to(dtype).reshape(b * k, d) @ trg_flat).view(b, k, n, locs) / math.sqrt(d)
+        with _range("nce:regularizer"):
+            reg = reg_coef * raw.square().mean()
+        with _range("nce:soft clip"):
+            scores = tanh_clip(raw, tclip)
+        with _range("nce:masks"):
+            rows = torch.arange(b, device=src.device)
+            own = rows + pos_offset
+            pos = scores[rows, :, own]                              # (B, K, L)
+            # Exclude the whole positive image (all its locations) from the negatives with a
+            # (B, 1, N, 1) boolean mask broadcast over components and locations: no
+            # B x K x N x L float mask.
+            is_own = torch.zeros(b, 1, n, 1, dtype=torch.bool, device=src.device)
+            is_own[rows, :, own] = True
+            negatives = scores.masked_fill(is_own, float("-inf"))
+        with _range("nce:log-sum-exp"):
+            neg_lse = negatives.view(b, k, n * locs).logsumexp(2)
+            # log(e^pos / (e^pos + e^neg_lse)) = -softplus(neg_lse - pos), stable for any sign.
+            log_scores = -F.softplus(neg_lse[..., None] - pos)
     return log_scores, reg
 
 
@@ -122,7 +135,7 @@ def amdim_mixture_nce(src: Tensor, trg: Tensor, tclip: float | None = DEFAULT_TC
     """
     _check_nce_shapes("amdim_mixture_nce", src, trg, 3, pos_offset)
     log_scores, reg = _nce_log_scores(src, trg, tclip, reg_coef, pos_offset)
-    with torch.autocast(device_type=src.device.type, enabled=False):
+    with torch.autocast(device_type=src.device.type, enabled=False), _range("nce:mixture"):
         logits = tau * log_scores
         q = logits.softmax(1)
         entropy = -(q * logits.log_softmax(1)).sum(1)               # (B, L)

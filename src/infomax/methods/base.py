@@ -27,6 +27,7 @@ from infomax.nn.amdim import AMDIMEncoder
 from infomax.nn.encoders import ENCODERS
 from infomax.nn.global_bn import convert_global_batchnorm
 from infomax.nn.probes import OnlineProbes
+from infomax.numerics import profiler_range
 from infomax.registry import Registry
 
 if TYPE_CHECKING:
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
     from infomax.data.registry import DatasetInfo
 
 METHODS: Registry[type["SSLMethod"]] = Registry("method")
+# Profiler ranges around the online probes' part of a step (``infomax bench profile``).
+PROBES_RANGE, TEST_VIEW_RANGE = "infomax:probes", "infomax:test-view pass"
 
 
 def register_method(name: str, *, sections: dict[str, type] | None = None,
@@ -209,11 +212,13 @@ class SSLMethod(L.LightningModule):
             return StepLosses(out.loss, out.loss.new_zeros(()), out.terms, {}, batch.labels)
         if batch.test_view is not None and (self.cfg.probe.online_view == "test"
                                             or batch.probe_source):
-            feats, labels = self.test_view_features(batch.test_view), batch.labels
-        n = labels.shape[0]
-        feats, replayed = self.probes.with_replay(feats, labels)
-        logits = self.probes(feats)
-        probe_loss = sum(clipped_cross_entropy(z, replayed) for z in logits.values())
+            with profiler_range(TEST_VIEW_RANGE):
+                feats, labels = self.test_view_features(batch.test_view), batch.labels
+        with profiler_range(PROBES_RANGE):
+            n = labels.shape[0]
+            feats, replayed = self.probes.with_replay(feats, labels)
+            logits = self.probes(feats)
+            probe_loss = sum(clipped_cross_entropy(z, replayed) for z in logits.values())
         return StepLosses(out.loss, probe_loss, out.terms, {k: z[:n] for k, z in logits.items()},
                           labels)
 
