@@ -11,7 +11,7 @@ import re
 import sys
 import typing
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from infomax.errors import InfomaxError, TrainingInterrupted
 
@@ -658,14 +658,14 @@ def _step_flags(parser: argparse.ArgumentParser, *, presets: list[str],
                         help="applied to every preset, e.g. train.channels_last=false")
 
 
-def _bench_profile(args: argparse.Namespace, command: str) -> int:
+def _check_step_flags(args: argparse.Namespace, *extra: tuple[str, Any, int]) -> bool:
+    """The flags bench speed and bench profile share (and ``extra`` (flag, value, lowest)
+    checks), the device, the thread count set; whether the step runs on CUDA."""
     import torch
-
-    from infomax.engine import bench
 
     for name, value, low in (("--steps", args.steps, 1), ("--warmup", args.warmup, 0),
                              ("--batch-size", args.batch_size, 2),
-                             ("--threads", args.threads, 1), ("--top", args.top, 1)):
+                             ("--threads", args.threads, 1), *extra):
         if value is not None and value < low:
             raise InfomaxError(f"{name}: {value} must be >= {low}")
     _check_device(args.device)
@@ -674,6 +674,13 @@ def _bench_profile(args: argparse.Namespace, command: str) -> int:
     on_cuda = torch.cuda.is_available() and (args.device or "cuda").startswith("cuda")
     if "16-mixed" in args.precision and not on_cuda:
         raise InfomaxError("--precision 16-mixed needs a CUDA GPU; use 32 or bf16-mixed")
+    return on_cuda
+
+
+def _bench_profile(args: argparse.Namespace, command: str) -> int:
+    from infomax.engine import bench
+
+    _check_step_flags(args, ("--top", args.top, 1))
     out_json = Path(args.json) if args.json else None
     out = bench.profile(args.presets, args.precision, overrides=args.overrides,
                         batch_size=args.batch_size, steps=args.steps, warmup=args.warmup,
@@ -689,8 +696,6 @@ def _bench_profile(args: argparse.Namespace, command: str) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    import torch
-
     from infomax.engine import bench
     from infomax.machine import slow_bf16_note
 
@@ -702,20 +707,10 @@ def _bench(args: argparse.Namespace) -> int:
         return _bench_profile(args, command)
     out_json = Path(args.json) if args.json else None
     if args.bench == "speed":
-        for name, value, low in (("--steps", args.steps, 1), ("--warmup", args.warmup, 0),
-                                 ("--batch-size", args.batch_size, 2),
-                                 ("--threads", args.threads, 1),
-                                 *(("--gemm-sizes", n, 1) for n in args.gemm_sizes or ())):
-            if value is not None and value < low:
-                raise InfomaxError(f"{name}: {value} must be >= {low}")
         if args.max_seconds is not None and not args.max_seconds > 0:
             raise InfomaxError(f"--max-seconds: {args.max_seconds} must be > 0")
-        _check_device(args.device)
-        if args.threads:
-            torch.set_num_threads(args.threads)
-        on_cuda = torch.cuda.is_available() and (args.device or "cuda").startswith("cuda")
-        if "16-mixed" in args.precision and not on_cuda:
-            raise InfomaxError("--precision 16-mixed needs a CUDA GPU; use 32 or bf16-mixed")
+        on_cuda = _check_step_flags(args, *(("--gemm-sizes", n, 1)
+                                            for n in args.gemm_sizes or ()))
         from infomax.config import make_config
 
         for preset in args.presets:  # a bad preset or override: its error line only

@@ -34,7 +34,7 @@ from torch.profiler import ProfilerActivity, record_function
 
 from infomax.config import Config
 from infomax.engine.speed import (_resolve_device, _sync, check_step_args, machine_info,
-                                  precision_dtype, prepare_step)
+                                  prepare_step, step_setting)
 from infomax.losses.amdim import NCE_RANGES
 from infomax.methods import SSLMethod
 from infomax.methods.base import PROBES_RANGE, TEST_VIEW_RANGE
@@ -342,7 +342,6 @@ def profile_train_step(cfg: Config, batch_size: int | None = None, steps: int = 
         raise ValueError(f"need steps >= 1, warmup >= 0 and top >= 1, got steps={steps}, "
                          f"warmup={warmup}, top={top}")
     dev = _resolve_device(device)
-    dtype = precision_dtype(precision)
     bs = check_step_args(cfg, batch_size, precision, dev)
     step = prepare_step(cfg, bs, precision, dev, seed)
     loss = None
@@ -388,16 +387,7 @@ def profile_train_step(cfg: Config, batch_size: int | None = None, steps: int = 
                for r in averages if r["name"] not in ours][:top]
     info = step.info
     return {
-        "preset": cfg.preset,
-        "method": cfg.method,
-        "dataset": info.name,
-        "input_shape": [info.channels, info.image_size, info.image_size],
-        "model": dict(vars(cfg.model)),
-        "precision": precision,
-        "compute_dtype": str(dtype).removeprefix("torch."),
-        "channels_last": cfg.train.channels_last,
-        "device": str(dev),
-        "batch_size": bs,
+        **step_setting(cfg, info, precision, dev, bs),
         "steps": steps,
         "warmup": warmup,
         "step_times_s": times,

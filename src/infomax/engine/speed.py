@@ -462,6 +462,24 @@ def _count_step_flops(model: SSLMethod, opt: Any, sched: Any, batch: Any,
     return parts, total.detach()
 
 
+def step_setting(cfg: Config, info: Any, precision: str, dev: torch.device,
+                 batch_size: int) -> dict[str, Any]:
+    """What a measured step was, for the head of its result: preset, method, data, input
+    shape, model, precision and compute dtype, layout, device and batch size."""
+    return {
+        "preset": cfg.preset,
+        "method": cfg.method,
+        "dataset": info.name,
+        "input_shape": [info.channels, info.image_size, info.image_size],
+        "model": dict(vars(cfg.model)),
+        "precision": precision,
+        "compute_dtype": str(precision_dtype(precision)).removeprefix("torch."),
+        "channels_last": cfg.train.channels_last,
+        "device": str(dev),
+        "batch_size": batch_size,
+    }
+
+
 def measure_train_step(cfg: Config, batch_size: int | None = None, steps: int = 5,
                        warmup: int = 2, precision: str = "32", *,
                        device: str | torch.device | None = None,
@@ -553,18 +571,9 @@ def measure_train_step(cfg: Config, batch_size: int | None = None, steps: int = 
     achieved = flops / median / 1e9
     shares = {k: v / flops if flops else 0.0 for k, v in per_part.items()}
     return {
-        "preset": cfg.preset,
-        "method": cfg.method,
-        "dataset": info.name,
-        "input_shape": [info.channels, info.image_size, info.image_size],
-        "model": dict(vars(cfg.model)),
-        "precision": precision,
-        "compute_dtype": str(dtype).removeprefix("torch."),
-        "channels_last": cfg.train.channels_last,
+        **step_setting(cfg, info, precision, dev, bs),
         "compile": cfg.train.compile,
         "compile_s": compile_s,
-        "device": str(dev),
-        "batch_size": bs,
         "steps": len(times),
         "steps_requested": steps,
         "warmup": warmup,
