@@ -79,3 +79,20 @@ def test_pretrain_prints_the_note_once_and_still_trains(cpuinfo, monkeypatch, ca
     err = capfd.readouterr().err
     assert err.count("bf16-mixed on this CPU (AMD EPYC 7B13) will be slower than 32") == 1
     assert seen and seen[0].train.precision == "bf16-mixed"  # a note, not a refusal
+
+
+def test_bench_speed_says_it_once_after_checking_the_presets(cpuinfo, monkeypatch, capfd):
+    import infomax.engine.bench as bench
+
+    cpuinfo("AMD EPYC 7B13", EPYC_FLAGS)
+    assert main(["bench", "speed", "--presets", "cifar11", "--precision", "bf16-mixed"]) == 2
+    assert capfd.readouterr().err.count("\n") == 1  # the bad preset's line only
+    monkeypatch.setattr(bench, "measure_gemm_peak", lambda *a, **k: 1.0)
+    monkeypatch.setattr(bench, "measure_train_step", lambda *a, **k: (_ for _ in ()).throw(
+        KeyboardInterrupt))
+    with pytest.raises(KeyboardInterrupt):
+        bench.speed(["fmnist-tiny"], ["32", "bf16-mixed"], device="cpu")
+    assert capfd.readouterr().err.count("will be slower than 32") == 1
+    with pytest.raises(KeyboardInterrupt):
+        bench.speed(["fmnist-tiny"], ["32"], device="cpu")
+    assert "slower" not in capfd.readouterr().err

@@ -658,9 +658,9 @@ def _step_flags(parser: argparse.ArgumentParser, *, presets: list[str],
                         help="applied to every preset, e.g. train.channels_last=false")
 
 
-def _check_step_flags(args: argparse.Namespace, *extra: tuple[str, Any, int]) -> bool:
+def _check_step_flags(args: argparse.Namespace, *extra: tuple[str, Any, int]) -> None:
     """The flags bench speed and bench profile share (and ``extra`` (flag, value, lowest)
-    checks), the device, the thread count set; whether the step runs on CUDA."""
+    checks) and the device; sets the thread count."""
     import torch
 
     for name, value, low in (("--steps", args.steps, 1), ("--warmup", args.warmup, 0),
@@ -674,7 +674,6 @@ def _check_step_flags(args: argparse.Namespace, *extra: tuple[str, Any, int]) ->
     on_cuda = torch.cuda.is_available() and (args.device or "cuda").startswith("cuda")
     if "16-mixed" in args.precision and not on_cuda:
         raise InfomaxError("--precision 16-mixed needs a CUDA GPU; use 32 or bf16-mixed")
-    return on_cuda
 
 
 def _bench_profile(args: argparse.Namespace, command: str) -> int:
@@ -697,7 +696,6 @@ def _bench_profile(args: argparse.Namespace, command: str) -> int:
 
 def _bench(args: argparse.Namespace) -> int:
     from infomax.engine import bench
-    from infomax.machine import slow_bf16_note
 
     if args.bench is None:
         raise InfomaxError("say what to measure: 'infomax bench speed', 'infomax bench "
@@ -709,16 +707,7 @@ def _bench(args: argparse.Namespace) -> int:
     if args.bench == "speed":
         if args.max_seconds is not None and not args.max_seconds > 0:
             raise InfomaxError(f"--max-seconds: {args.max_seconds} must be > 0")
-        on_cuda = _check_step_flags(args, *(("--gemm-sizes", n, 1)
-                                            for n in args.gemm_sizes or ()))
-        from infomax.config import make_config
-
-        for preset in args.presets:  # a bad preset or override: its error line only
-            make_config(preset, args.overrides)
-        note = slow_bf16_note("bf16-mixed" if "bf16-mixed" in args.precision else "32",
-                              on_cpu=not on_cuda)
-        if note:  # measured all the same: the comparison is what bench speed is for
-            print(note, file=sys.stderr)
+        _check_step_flags(args, *(("--gemm-sizes", n, 1) for n in args.gemm_sizes or ()))
         out = bench.speed(args.presets, args.precision, overrides=args.overrides,
                           batch_size=args.batch_size, steps=args.steps, warmup=args.warmup,
                           max_seconds=args.max_seconds, device=args.device,

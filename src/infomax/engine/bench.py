@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from infomax.config import Config, make_config
+from infomax.machine import slow_bf16_note
 from infomax.engine.profile import format_profile, profile_train_step
 from infomax.engine.speed import (format_table, machine_info, measure_gemm_peak,
                                   measure_train_step, precision_dtype)
@@ -53,6 +54,10 @@ def speed(presets: list[str], precisions: list[str], *, overrides: list[str] = (
     returns (and writes to ``json_path``, after every row) the results."""
     dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
     configs = [make_config(p, list(overrides)) for p in presets]  # bad names fail first
+    note = slow_bf16_note("bf16-mixed" if "bf16-mixed" in precisions else "32",
+                          on_cpu=torch.device(dev).type == "cpu")
+    if note:  # measured all the same: the comparison is what bench speed is for
+        _log(note)
     dtypes = {torch.float32} | {precision_dtype(p) for p in precisions}
     peaks = {}
     for dtype in sorted(dtypes, key=str):
