@@ -97,6 +97,23 @@ def test_a_profiled_step_computes_what_an_unprofiled_one_does(one_thread: None) 
     assert float(step()) == profiled["final_loss"]  # bitwise: the labels compute nothing
 
 
+def test_train_compile_is_honoured_before_the_warmup(one_thread: None, monkeypatch) -> None:
+    """With train.compile the encoder is compiled (the Trainer's configure_model) once,
+    before the warmup and the profiled steps, and the compiling step's seconds are in the
+    result; without it nothing is compiled. (configure_model is replaced by a recorder: a
+    real compile takes minutes on a CPU; tests/test_speed.py runs one.)"""
+    from infomax.methods import SSLMethod
+
+    calls = []
+    monkeypatch.setattr(SSLMethod, "configure_model", lambda self: calls.append(self))
+    r = profile_train_step(make_config("fmnist-tiny", [*TINY, "train.compile=true"]),
+                           steps=1, warmup=0)
+    assert len(calls) == 1 and r["compile"] is True and r["compile_s"] > 0
+    calls.clear()
+    r = profile_train_step(make_config("fmnist-tiny", TINY), steps=1, warmup=0)
+    assert calls == [] and r["compile"] is False and r["compile_s"] is None
+
+
 def test_bench_profile_writes_json_and_trace(one_thread: None, tmp_path) -> None:
     out = bench.profile(["fmnist-tiny"], ["32"], overrides=TINY, steps=1, warmup=0, top=5,
                         trace=tmp_path / "trace.json", json_path=tmp_path / "p.json",

@@ -335,7 +335,9 @@ def profile_train_step(cfg: Config, batch_size: int | None = None, steps: int = 
     the profiled step each; the categories also split into forward and backward),
     ``top_ops`` (the ``top`` ops by self CPU time), ``key_averages`` (every row of
     ``prof.key_averages()``: name, count, self and total CPU time in microseconds over all
-    profiled steps), ``final_loss`` and ``machine``. With ``trace``, the Chrome trace is
+    profiled steps), ``final_loss``, ``machine``, and with ``train.compile`` the seconds of
+    the compiling step that comes before the warmup (``compile_s``; the profiled steps are
+    then the compiled ones). With ``trace``, the Chrome trace is
     written there.
     """
     if steps < 1 or warmup < 0 or top < 1:
@@ -344,6 +346,7 @@ def profile_train_step(cfg: Config, batch_size: int | None = None, steps: int = 
     dev = _resolve_device(device)
     bs = check_step_args(cfg, batch_size, precision, dev)
     step = prepare_step(cfg, bs, precision, dev, seed)
+    compile_s = step.compile()  # train.compile: the compiling step before the warmup
     loss = None
     for _ in range(warmup):
         loss = step()
@@ -388,6 +391,8 @@ def profile_train_step(cfg: Config, batch_size: int | None = None, steps: int = 
     info = step.info
     return {
         **step_setting(cfg, info, precision, dev, bs),
+        "compile": cfg.train.compile,
+        "compile_s": compile_s,
         "steps": steps,
         "warmup": warmup,
         "step_times_s": times,

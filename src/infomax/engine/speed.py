@@ -327,6 +327,20 @@ class PreparedStep:
                  ) -> Tensor:
         return self.step(self.model, self.opt, self.sched, self.batch, self.autocast, phase)
 
+    def compile(self) -> float | None:
+        """With ``train.compile``, as the Trainer does before fitting: the encoder compiled
+        in place, then one step, which traces and compiles; its seconds (None without
+        ``train.compile``, nothing done). Eager work that must not meet a compiled graph
+        (the FLOP count's dispatch mode) comes before it."""
+        if not self.model.cfg.train.compile:
+            return None
+        self.model.configure_model()
+        _sync(self.device)
+        start = time.perf_counter()
+        self()
+        _sync(self.device)
+        return time.perf_counter() - start
+
 
 def check_step_args(cfg: Config, batch_size: int | None, precision: str,
                     device: torch.device) -> int:
@@ -532,16 +546,8 @@ def measure_train_step(cfg: Config, batch_size: int | None = None, steps: int = 
     parts, last_loss = _count_step_flops(model, opt, sched, batch, autocast, scale)
     _sync(dev)
     step = _train_step if precision != "16-mixed" else _scaled_train_step
-    compile_s = None
-    if cfg.train.compile:
-        # As the Trainer does before fitting: the encoder compiled in place, after the eager
-        # FLOP count (a dispatch mode and a compiled graph do not mix). The first compiled
-        # step, which traces and compiles, is untimed and reported on its own.
-        model.configure_model()
-        start = time.perf_counter()
-        last_loss = step(model, opt, sched, batch, autocast)
-        _sync(dev)
-        compile_s = time.perf_counter() - start
+    # After the eager FLOP count; the compiling step is untimed and reported on its own.
+    compile_s = prepared.compile()
     times: list[float] = []
     # The FLOP-counting step is a full step too: its time is the first estimate of a step's.
     began, last = time.perf_counter(), time.perf_counter() - start
