@@ -112,6 +112,16 @@ def isolated_registry(mp: pytest.MonkeyPatch):
         registry.forget_locations()
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread for a module of tiny models or tensors: more threads only add
+    synchronisation at these sizes (and seconds, on a loaded machine)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture
 def fake_fmnist(tmp_path, monkeypatch) -> Path:
     """The data root of a fake Fashion-MNIST (256 train, 64 test images)."""

@@ -24,14 +24,6 @@ TINY = ["model.ndf=4", "model.n_rkhs=16", "data.batch_size=4", "probe.online_rep
 
 
 @pytest.fixture(scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
 def result(one_thread: None) -> dict:
     return profile_train_step(make_config("fmnist-tiny", TINY), steps=1, warmup=0)
 

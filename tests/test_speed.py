@@ -84,14 +84,7 @@ def expected_flops(c_in: int, n: int, d: int, depth: int, b: int,
     return {"encoder": encoder, "loss": loss, "probes": probes, "optimizer": {"step": 0}}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models on one thread: several threads only add synchronisation (and seconds, on
-    a loaded machine) at these sizes."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 @pytest.fixture(scope="module")

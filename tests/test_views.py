@@ -16,13 +16,9 @@ from infomax.data import views
 from infomax.data.registry import IMAGENET_MEAN, IMAGENET_STD, ArrayImageDataset, DatasetInfo, dataset_info
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Views work on tiny tensors; intra-op threads only add contention (as in DataLoader workers)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# Views work on tiny tensors; intra-op threads only add contention (as in DataLoader
+# workers). The fixture is tests/conftest.py's.
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 FASHION = dataset_info("fashion-mnist")
