@@ -57,11 +57,20 @@ def test_bf16_on_a_cpu_without_it_says_why_in_one_line(cpuinfo):
     assert machine.slow_bf16_note("bf16-mixed", on_cpu=True) is None
 
 
-def test_precision_note_follows_the_run_config(cpuinfo):
+def test_precision_note_follows_the_run_config(cpuinfo, monkeypatch):
     cpuinfo("AMD EPYC 7B13", EPYC_FLAGS)
     cpu = make_config("fmnist-tiny", ["train.precision=bf16-mixed", "train.accelerator=cpu"])
     assert "slower than 32" in precision_note(cpu)
     assert precision_note(make_config("fmnist-tiny", ["train.accelerator=cpu"])) is None
+    # "auto" trains on an Apple GPU where there is one (Lightning's choice): no CPU note.
+    import torch
+
+    auto = make_config("fmnist-tiny", ["train.precision=bf16-mixed", "train.accelerator=auto"])
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert precision_note(auto) is None
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert "slower than 32" in precision_note(auto)
     cpuinfo("Intel(R) Xeon(R) Platinum 8488C", XEON_FLAGS)
     assert precision_note(cpu) is None
 

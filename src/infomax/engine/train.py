@@ -505,7 +505,9 @@ def _on_gpu(cfg: Config) -> bool:
 def precision_note(cfg: Config) -> str | None:
     """One line where ``train.precision`` will be slow on this machine (bf16-mixed on a CPU
     without bfloat16 in hardware), else None."""
-    on_cpu = not _on_gpu(cfg) and cfg.train.accelerator != "mps"
+    acc = cfg.train.accelerator
+    on_mps = acc == "mps" or (acc == "auto" and torch.backends.mps.is_available())
+    on_cpu = not _on_gpu(cfg) and not on_mps
     return slow_bf16_note(cfg.train.precision, on_cpu)
 
 
