@@ -17,6 +17,7 @@ FORBIDDEN = {
     "files": {"*"},
     "registry": {"*"},
     "dist": {"*"},
+    "devices": {"*"},
     "config": {"engine", "eval", "runs", "report", "studies", "cli"},
     "data": {"methods", "engine", "eval", "runs", "report", "studies", "cli"},
     "nn": {"methods", "engine", "eval", "runs", "report", "studies", "cli", "data"},

@@ -619,25 +619,12 @@ def _shard(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_device(device: str | None) -> None:
-    """Refuse a --device torch cannot use here, before any measurement starts."""
-    import torch
+def _check_device(device: str | None) -> str | None:
+    """Refuse a --device torch cannot use here, before any measurement starts; "auto"
+    becomes the device it means (None stays None: the default)."""
+    from infomax.devices import resolve_device
 
-    if device is None:
-        return
-    try:
-        dev = torch.device(device)
-    except RuntimeError:
-        dev = None
-    gpus = torch.cuda.device_count()
-    usable = ["cpu"] + ([f"cuda (cuda:0..cuda:{gpus - 1})"] if gpus else [])
-    usable += ["mps"] if torch.backends.mps.is_available() else []
-    ok = dev is not None and (
-        dev.type == "cpu" or (dev.type == "cuda" and (dev.index or 0) < gpus)
-        or (dev.type == "mps" and torch.backends.mps.is_available()))
-    if not ok:
-        raise InfomaxError(f"--device: {device!r} is not a device this machine has; use "
-                           f"{' or '.join(usable)}")
+    return None if device is None else str(resolve_device(device))
 
 
 def _step_flags(parser: argparse.ArgumentParser, *, presets: list[str],
@@ -668,7 +655,7 @@ def _check_step_flags(args: argparse.Namespace, *extra: tuple[str, Any, int]) ->
                              ("--threads", args.threads, 1), *extra):
         if value is not None and value < low:
             raise InfomaxError(f"{name}: {value} must be >= {low}")
-    _check_device(args.device)
+    args.device = _check_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
     on_cuda = torch.cuda.is_available() and (args.device or "cuda").startswith("cuda")
@@ -722,7 +709,7 @@ def _bench(args: argparse.Namespace) -> int:
                 raise InfomaxError(f"--workers: {w} must be >= 0")
         if args.batches < 1:
             raise InfomaxError(f"--batches: {args.batches} must be >= 1")
-        _check_device(args.device)
+        args.device = _check_device(args.device)
         overrides = list(args.overrides)
         if args.data_dir:
             overrides.append(f"data.dir={json.dumps(args.data_dir)}")
