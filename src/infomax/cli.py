@@ -471,9 +471,11 @@ def _pretrain(args: argparse.Namespace) -> int:
                  f"train.run_name={json.dumps(folder.name)}"]
     cfg = make_config(preset, [*where, *args.overrides, *flags], base=base)
     # Imported once the config is good: torch and Lightning take seconds to load.
+    from infomax.engine.loggers import check_loggers, log_locations
     from infomax.engine.train import check_devices, is_main_process, precision_note, pretrain
 
     check_devices(cfg)
+    check_loggers(cfg)
     note = precision_note(cfg)
     if note and is_main_process():
         print(note, file=sys.stderr)
@@ -501,8 +503,7 @@ def _pretrain(args: argparse.Namespace) -> int:
     if online:
         print("online probes:   " + ", ".join(f"{k.split('/')[1]} {100 * v:.2f}%"
                                                   for k, v in sorted(online.items())))
-    print(f"logs:            {run_dir / 'tensorboard'} (tensorboard --logdir), "
-          f"{run_dir / 'csv' / 'metrics.csv'}")
+    print(f"logs:            {log_locations(cfg, run_dir)}")
     return 0
 
 

@@ -330,6 +330,11 @@ class Recipe:
 RECIPE_SECTIONS = ("optim", "views")
 
 
+# train.logger: Lightning's loggers a run may write its training logs with.
+LOGGERS = ("tensorboard", "csv", "wandb")
+WANDB_MODES = ("online", "offline", "disabled")
+
+
 @dataclass
 class TrainConfig:
     epochs: int = _f(300, min=1)
@@ -356,6 +361,18 @@ class TrainConfig:
                                               "this many optimizer steps (besides every epoch "
                                               "end), so that --resume after a crash continues "
                                               "from inside the epoch")
+    logger: list[str] = _f(["tensorboard", "csv"], choices=LOGGERS, help="where the "
+                           "training logs go, one or several: tensorboard (<run>/tensorboard), "
+                           "csv (<run>/csv/metrics.csv), wandb (Weights & Biases, under "
+                           "<run>/wandb; needs pip install wandb); the report draws its curves "
+                           "from csv, else tensorboard; one name alone is read as a list of "
+                           "it (train.logger=wandb)")
+    wandb_project: str = _f("infomax", help="wandb: the W&B project the run is logged to")
+    wandb_entity: str | None = _f(None, help="wandb: the W&B user or team (default: the "
+                                  "account's default entity)")
+    wandb_mode: str | None = _f(None, choices=WANDB_MODES, help="wandb: online, offline "
+                                "(kept under <run>/wandb, uploaded later with wandb sync) or "
+                                "disabled; null: W&B's own rule (WANDB_MODE, else online)")
 
 
 ONLINE_VIEWS = ("augmented", "test")
@@ -541,8 +558,12 @@ def _coerce(key: str, value: Any, tp: Any, meta: dict) -> Any:
         inner = [a for a in args if a is not type(None)]
         return _coerce(key, value, inner[0], meta)
     if origin is list:
+        if isinstance(value, str) and args[0] is str:
+            value = [value]  # a list of names given one name: train.logger=wandb
         if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{key}: expected a list like [1, 2], got {value!r}")
+            names = _choices(meta) if args[0] is str else None
+            example = f"[{', '.join(names[:2])}]" if names else "[1, 2]"
+            raise ConfigError(f"{key}: expected a list like {example}, got {value!r}")
         return [_coerce(f"{key}[{i}]", v, args[0], meta) for i, v in enumerate(value)]
     if origin is Literal:
         tp = type(args[0])
@@ -690,6 +711,14 @@ def _validate(cfg: Config) -> Config:
     if cfg.probe.online_ema >= 1:
         raise ConfigError(f"probe.online_ema: {cfg.probe.online_ema!r} is a decay per update; "
                           f"use a number in [0, 1), e.g. 0.98")
+    loggers = cfg.train.logger
+    if not loggers:
+        raise ConfigError(f"train.logger: [] logs nothing; name one or several of "
+                          f"{', '.join(LOGGERS)}, e.g. train.logger=[tensorboard,csv]")
+    twice = next((name for i, name in enumerate(loggers) if name in loggers[:i]), None)
+    if twice is not None:
+        raise ConfigError(f"train.logger: {loggers!r} names {twice} twice; name each logger "
+                          f"once")
     if not 0 <= cfg.train.seed < 2**32:
         raise ConfigError(f"train.seed: {cfg.train.seed!r} must be in 0..{2**32 - 1}")
     _validate_views(cfg.views)

@@ -5,7 +5,8 @@ from each other.
 
 A run folder holds ``config.yaml``, ``last.ckpt`` (the newest state), ``last.prev.ckpt``
 (the one before it), ``best.ckpt`` (the best online linear probe), ``summary.json`` and
-the logs.
+the logs ``train.logger`` names: ``tensorboard/``, ``csv/metrics.csv``, and ``wandb/`` with
+``wandb-id.txt`` (the W&B run a resume continues).
 """
 
 from __future__ import annotations
@@ -33,10 +34,16 @@ LAST, LAST_PREVIOUS, BEST = "last.ckpt", "last.prev.ckpt", "best.ckpt"
 # Where --resume (no path) moves a last.ckpt it cannot read, so that the next save does not
 # keep it as last.prev.ckpt in place of a good one.
 UNREADABLE_SUFFIX = ".unreadable"
+# The logs of train.logger: each logger's folder, Lightning's metrics.csv in the csv one,
+# and the id of the run's W&B run, which a resume continues.
+LOG_DIRS = {"tensorboard": "tensorboard", "csv": "csv", "wandb": "wandb"}
+METRICS_CSV = "csv/metrics.csv"
+WANDB_ID_FILE = "wandb-id.txt"
 
-__all__ = ["BEST", "CONFIG_FILE", "LAST", "LAST_PREVIOUS", "LOCK_FILE", "SUMMARY_FILE",
-           "UNREADABLE_SUFFIX", "DataSource", "RunLock", "build_method", "config_from_run",
-           "epochs_done", "load_method", "read_checkpoint"]
+__all__ = ["BEST", "CONFIG_FILE", "LAST", "LAST_PREVIOUS", "LOCK_FILE", "LOG_DIRS",
+           "METRICS_CSV", "SUMMARY_FILE", "UNREADABLE_SUFFIX", "WANDB_ID_FILE", "DataSource",
+           "RunLock", "build_method", "config_from_run", "epochs_done", "load_method",
+           "read_checkpoint"]
 
 
 def build_method(cfg: Config, info: DatasetInfo, train_set_size: int = 0) -> SSLMethod:

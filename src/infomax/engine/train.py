@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import functools
 import json
 import logging
@@ -19,11 +18,11 @@ import lightning as L
 import torch
 from lightning.fabric.utilities.rank_zero import rank_zero_only
 from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
-from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from infomax.config import Config, OptimConfig
 from infomax.data.module import PretrainData
 from infomax.engine.checkpoints import AtomicCheckpointIO
+from infomax.engine.loggers import check_loggers, make_loggers
 from infomax.errors import (BadImageError, ConfigError, InfomaxError, NonFiniteCheckpointError,
                             NonFiniteError, TrainingInterrupted)
 from infomax.files import atomic_write_text, stale_temp_files
@@ -32,9 +31,9 @@ from infomax.methods import METHODS, SSLMethod
 from infomax.methods.base import describe_optim
 from infomax.engine.resume import describe_changes, resume_changes
 from infomax.engine.signals import GracefulStop, slurm_job_id
-from infomax.runs import (BEST, CONFIG_FILE, LAST, LAST_PREVIOUS, SUMMARY_FILE,
-                          UNREADABLE_SUFFIX, RunLock, build_method, epochs_done,
-                          read_checkpoint)
+from infomax.runs import (BEST, CONFIG_FILE, LAST, LAST_PREVIOUS, LOG_DIRS, SUMMARY_FILE,
+                          UNREADABLE_SUFFIX, WANDB_ID_FILE, RunLock, build_method,
+                          epochs_done, read_checkpoint)
 
 def _quiet_lightning() -> None:
     # Lightning's tips about workers, tensor cores and litlogger are noise for our users.
@@ -44,7 +43,7 @@ def _quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
     warnings.filterwarnings("ignore", message=".*litlogger.*")
-    # Untrue here: a resumed run keeps its metrics.csv rows (_CSVLogger), and --overwrite
+    # Untrue here: a resumed run keeps its metrics.csv rows (MetricsCSVLogger), and --overwrite
     # removes the old logs itself.
     warnings.filterwarnings("ignore", message=".*Previous log files in this directory will be "
                                               "deleted.*")
@@ -108,36 +107,6 @@ class _MovableCheckpoint(ModelCheckpoint):
                      "kth_best_model_path": "", "kth_value": self.kth_value,
                      "best_k_models": {}, "last_model_path": ""}
         super().load_state_dict({**state, "dirpath": self.dirpath})
-
-
-class _CSVLogger(CSVLogger):
-    """Lightning's CSVLogger, except that a resumed run keeps the rows logged before its
-    checkpoint (Lightning's deletes an existing metrics.csv)."""
-
-    def __init__(self, *args: Any, keep_before_step: int | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._kept: list[dict[str, str]] = []
-        path = Path(self.log_dir) / "metrics.csv"
-        if keep_before_step is not None and path.is_file():
-            with path.open(newline="") as f:
-                for row in csv.DictReader(f):
-                    try:
-                        if int(row.get("step") or "") < keep_before_step:
-                            self._kept.append(row)
-                    except ValueError:
-                        continue
-
-    @property
-    def experiment(self) -> Any:
-        if self._experiment is not None:
-            return self._experiment
-        writer = super().experiment  # removes the old metrics.csv
-        # (On the other processes the experiment is a stand-in whose attributes are no-ops.)
-        if self._kept and isinstance(getattr(writer, "metrics", None), list):
-            writer.metrics = self._kept + writer.metrics
-            self._kept = []
-            writer.save()
-        return writer
 
 
 class _StepCheckpoint(_MovableCheckpoint):
@@ -251,9 +220,10 @@ def _has_run(run_dir: Path) -> bool:
 
 def _clear_run(run_dir: Path) -> None:
     """Start over: no checkpoint, log or summary of the previous run may outlive it."""
-    for name in ("tensorboard", "csv"):
+    for name in LOG_DIRS.values():
         shutil.rmtree(run_dir / name, ignore_errors=True)
-    for name in (LAST, LAST_PREVIOUS, LAST + UNREADABLE_SUFFIX, BEST, SUMMARY_FILE):
+    for name in (LAST, LAST_PREVIOUS, LAST + UNREADABLE_SUFFIX, BEST, SUMMARY_FILE,
+                 WANDB_ID_FILE):
         (run_dir / name).unlink(missing_ok=True)
 
 
@@ -279,6 +249,7 @@ def pretrain(cfg: Config, resume: str | None = None, progress: bool = True,
     Under data parallelism every process calls this; only the main one checks, prepares
     and writes the run folder, and only it writes summary.json."""
     _quiet_lightning()
+    check_loggers(cfg)
     main = is_main_process()
     run_dir = cfg.run_dir
     lock = RunLock(run_dir)
@@ -375,11 +346,7 @@ def _pretrain_locked(cfg: Config, resume: str | None, progress: bool, overwrite:
         # The same last.ckpt, also every N optimizer steps: a crash loses at most N steps.
         callbacks.append(_StepCheckpoint(run_dir, t.checkpoint_every_n_steps))
     keep = int(resumed.get("global_step", 0)) if resumed is not None else None
-    # metrics.csv written out as often as last.ckpt, so that a crash loses no rows before it
-    flush = ({"flush_logs_every_n_steps": t.checkpoint_every_n_steps}
-             if t.checkpoint_every_n_steps else {})
-    loggers = [TensorBoardLogger(run_dir, name="tensorboard", version=""),
-               _CSVLogger(run_dir, name="csv", version="", keep_before_step=keep, **flush)]
+    loggers = make_loggers(cfg, run_dir, main=main, keep_before_step=keep)
     resumed = None  # the Trainer reads the checkpoint itself
     if progress:
         callbacks.append(_Progress())
