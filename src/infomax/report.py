@@ -1,7 +1,10 @@
 """``infomax report``: the pictures of a run and one self-contained HTML page.
 
-``write_report`` reads a run folder written by ``infomax pretrain`` (config.yaml,
-csv/metrics.csv, summary.json, probe-*.json, a checkpoint) and writes into ``report/``:
+``write_report`` reads a run folder written by ``infomax pretrain`` (config.yaml, its
+training log, summary.json, probe-*.json, a checkpoint) and writes into ``report/``. The
+curves come from csv/metrics.csv, else from the TensorBoard files (``train.logger``
+without csv); a run that logged to neither (``train.logger=[wandb]``) gets the pictures
+of its features only:
 
 - ``losses.png``: the NCE loss terms, their total and the score regularizer per logged step;
 - ``accuracy.png``: the online linear / MLP probes over training (train batches and the
@@ -94,7 +97,7 @@ def class_names(data: str, num_classes: int) -> list[str]:
     return names
 
 
-# ----------------------------------------------------------------------------- metrics.csv
+# ----------------------------------------------------------------------------- training logs
 
 
 def read_metrics(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -134,7 +137,28 @@ def _smooth(y: np.ndarray, window: int) -> np.ndarray:
     return (c[hi] - c[lo]) / (hi - lo)
 
 
-def plot_losses(metrics: dict[str, tuple[np.ndarray, np.ndarray]], path: Path) -> Path:
+def read_tensorboard(folder: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The scalars of the TensorBoard event files in ``folder`` as ``read_metrics`` gives
+    metrics.csv's columns: tag -> (steps, values), sorted by step, without non-finite
+    values. Where a step was logged twice (the steps between a resumed run's checkpoint
+    and the point where it had stopped), the value logged last is kept."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(folder), size_guidance={"scalars": 0})
+    events.Reload()
+    out = {}
+    for tag in events.Tags().get("scalars", []):
+        values: dict[int, float] = {}
+        for event in events.Scalars(tag):
+            values[int(event.step)] = float(event.value)  # in the order written
+        pairs = sorted((s, v) for s, v in values.items() if math.isfinite(v))
+        if pairs:
+            out[tag] = (np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs]))
+    return out
+
+
+def plot_losses(metrics: dict[str, tuple[np.ndarray, np.ndarray]], path: Path,
+                source: str = "metrics.csv") -> Path:
     fig = _figure(12, 4.6)
     gs = fig.add_gridspec(1, 2, width_ratios=[3, 2])
     ax = fig.add_subplot(gs[0])
@@ -158,7 +182,7 @@ def plot_losses(metrics: dict[str, tuple[np.ndarray, np.ndarray]], path: Path) -
         ax.grid(alpha=0.3)
         ax.legend(fontsize=9, loc="best")
     else:
-        _empty(ax, "no loss logged in metrics.csv")
+        _empty(ax, f"no loss logged in {source}")
     ax = fig.add_subplot(gs[1])
     ax.set_title("Score regularizer (weighted, part of the total)")
     if REG[0] in metrics:
@@ -186,7 +210,8 @@ def _accuracy_caption(cfg: Any) -> str:
     return text + "."
 
 
-def plot_accuracy(metrics: dict[str, tuple[np.ndarray, np.ndarray]], path: Path) -> Path:
+def plot_accuracy(metrics: dict[str, tuple[np.ndarray, np.ndarray]], path: Path,
+                  source: str = "metrics.csv") -> Path:
     fig = _figure(12, 5)
     ax = fig.add_subplot()
     ax.set_title("Online probes during training (trained on the encoder's detached features)")
@@ -231,7 +256,7 @@ def plot_accuracy(metrics: dict[str, tuple[np.ndarray, np.ndarray]], path: Path)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=9, loc="lower right")
     else:
-        _empty(ax, "no probe accuracy logged in metrics.csv")
+        _empty(ax, f"no probe accuracy logged in {source}")
     return _save(fig, path)
 
 
@@ -564,17 +589,21 @@ def write_report(run_dir: str | Path, checkpoint: str | Path | None = None,
     from infomax.data.views import geometric_test_view
     from infomax.eval.features import checkpoint_features
     from infomax.methods import METHODS
-    from infomax.runs import CONFIG_FILE, SUMMARY_FILE, epochs_done, read_checkpoint
+    from infomax.runs import (CONFIG_FILE, LOG_DIRS, METRICS_CSV, SUMMARY_FILE, epochs_done,
+                              read_checkpoint)
 
     start = time.time()
     run = Path(run_dir)
     if not run.is_dir():
         raise InfomaxError(f"run folder {run} does not exist; pass the folder 'infomax "
                            f"pretrain' wrote (e.g. runs/<name>)")
-    metrics_path = run / "csv" / "metrics.csv"
-    if not metrics_path.is_file():
-        raise InfomaxError(f"{metrics_path} not found: {run} holds no training log; pass a run "
-                           f"folder written by 'infomax pretrain' (train it first)")
+    metrics_path = run / METRICS_CSV
+    events = run / LOG_DIRS["tensorboard"]
+    has_events = any(events.glob("events.out.tfevents.*"))
+    if not (metrics_path.is_file() or has_events or (run / CONFIG_FILE).is_file()):
+        raise InfomaxError(f"{metrics_path} not found: {run} holds no training log and no "
+                           f"{CONFIG_FILE}; pass a run folder written by 'infomax pretrain' "
+                           f"(train it first)")
     ckpt = Path(checkpoint) if checkpoint is not None else run / "last.ckpt"
     if not ckpt.is_file():
         hint = ("pass an existing .ckpt with --checkpoint" if checkpoint is not None else
@@ -597,9 +626,23 @@ def write_report(run_dir: str | Path, checkpoint: str | Path | None = None,
         if isinstance(res, dict):
             probes[p.name] = res
 
-    _say(progress, f"plotting {metrics_path}")
-    metrics = read_metrics(metrics_path)
-    losses = plot_losses(metrics, out / "losses.png")
+    # The curves: from metrics.csv, else from the TensorBoard files; a run that logged
+    # neither (train.logger=[wandb]) has none here.
+    log_note = None
+    if metrics_path.is_file():
+        _say(progress, f"plotting {metrics_path}")
+        metrics, source = read_metrics(metrics_path), "metrics.csv"
+    elif has_events:
+        _say(progress, f"plotting {events}")
+        metrics, source = read_tensorboard(events), "the TensorBoard log"
+        log_note = f"curves from {LOG_DIRS['tensorboard']}/ (no {METRICS_CSV})"
+    else:
+        metrics, source = {}, "this run folder"
+        log_note = (f"no csv or tensorboard log in the run folder (train.logger="
+                    f"[{','.join(cfg.train.logger)}])"
+                    + ("; its curves are in its W&B run" if "wandb" in cfg.train.logger
+                       else ""))
+    losses = plot_losses(metrics, out / "losses.png", source)
     ckpt_epochs, ckpt_step = epochs_done(meta), meta.get("global_step")
     shown_ckpt = ckpt.name if ckpt.resolve().parent == run.resolve() else str(ckpt)
     if data is None and DataSource.resolve_eval(cfg.data, data_dir) is None:
@@ -609,15 +652,16 @@ def write_report(run_dir: str | Path, checkpoint: str | Path | None = None,
                 f"class map or retrieval: pretrain with data.eval=<labeled source>, or probe "
                 f"with 'infomax probe CKPT --data <labeled source>'; 'infomax report --data' "
                 f"draws them)",
-                f"checkpoint: {shown_ckpt}"]
-        page = render_html(f"infomax report: {run.resolve().name}", "; ".join(bits),
+                f"checkpoint: {shown_ckpt}", log_note]
+        page = render_html(f"infomax report: {run.resolve().name}",
+                           "; ".join(b for b in bits if b),
                            [(losses, "loss curves", METHODS[cfg.method].loss_caption)],
                            config, probes, {})
         index = out / "index.html"
         index.write_text(page, encoding="utf-8")
         _say(progress, f"wrote {index} in {time.time() - start:.0f} s")
         return index
-    accuracy = plot_accuracy(metrics, out / "accuracy.png")
+    accuracy = plot_accuracy(metrics, out / "accuracy.png", source)
 
     _say(progress, f"test-set features of {ckpt}")
     fs = checkpoint_features(ckpt, "test", data, data_dir=data_dir, progress=progress)
@@ -646,7 +690,8 @@ def write_report(run_dir: str | Path, checkpoint: str | Path | None = None,
                                         if fs.data != DataSource.resolve(cfg.data, data_dir=data_dir).name
                                         else ""),
             f"checkpoint: {shown_ckpt}" + (f" (after {ckpt_epochs} epochs, step {ckpt_step})"
-                                           if ckpt_step is not None else "")]
+                                           if ckpt_step is not None else ""),
+            log_note]
     if not summary:
         bits.append("no summary.json (training unfinished?)")
     summary_line = "; ".join(b for b in bits if b)
