@@ -67,6 +67,8 @@ BAD = [
     ("decreasing-milestones", ["config", "optim.milestones=[5,3]"],
      ["optim.milestones", "[5, 3]"]),
     ("bad-number", ["config", "optim.lr=fast"], ["optim.lr", "fast"]),
+    ("unknown-logger", ["PRETRAIN", "train.logger=[csv,mlflow]"],
+     ["train.logger", "'mlflow'", "tensorboard, csv, wandb"]),
     ("negative-seed", ["PRETRAIN", "--seed", "-1"], ["train.seed", "-1"]),
     ("override-without-equals", ["config", "model.ndf"], ["model.ndf", "key=value"]),
     ("override-empty-key", ["config", "=3"], ["=3"]),

@@ -7,6 +7,7 @@ metrics.csv."""
 from __future__ import annotations
 
 import json
+import pickle
 import re
 import shutil
 import struct
@@ -167,7 +168,26 @@ def test_only_the_main_process_starts_a_wandb_run(tmp_path, wandb_offline, monke
     logger.log_metrics({"train/loss": 1.0}, step=0)
     logger.finalize("success")
     assert type(logger.experiment).__name__ == "_DummyExperiment"
+    # ddp_spawn pickles the loggers to the processes it starts.
+    assert pickle.loads(pickle.dumps(logger))._wandb_init == init
     assert list(tmp_path.iterdir()) == []  # no id file, no wandb/ folder
+
+
+def test_a_wandb_run_that_cannot_start_is_one_line(tmp_path, wandb_offline, monkeypatch):
+    import wandb
+
+    def not_logged_in(**kwargs):
+        raise wandb.errors.UsageError("No API key configured. Use `wandb login` to log in.")
+
+    monkeypatch.setattr(wandb, "init", not_logged_in)
+    cfg = make_config("fmnist-tiny", ["train.logger=wandb"])
+    (logger,) = make_loggers(cfg, tmp_path, main=True)
+    with pytest.raises(InfomaxError) as e:
+        logger.experiment
+    message = str(e.value)
+    assert message.startswith("train.logger: W&B could not start a run (No API key configured")
+    assert "'wandb login'" in message and "train.wandb_mode=offline" in message
+    assert "\n" not in message
 
 
 def test_wandb_run_id_is_kept_for_a_resume_and_new_otherwise(tmp_path):

@@ -25,7 +25,9 @@ import string
 from pathlib import Path
 from typing import Any
 
-from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
+# WandbLogger imports wandb only when it starts a run: this module loads without it.
+from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger, WandbLogger
+from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
 from infomax.config import Config
 from infomax.errors import ConfigError, InfomaxError
@@ -98,38 +100,43 @@ def wandb_run_id(run_dir: Path, resuming: bool) -> str:
     return new
 
 
-def _wandb_logger_class() -> type:
-    from lightning.pytorch.loggers import WandbLogger
-    from lightning.pytorch.utilities.rank_zero import rank_zero_only
+class RunWandbLogger(WandbLogger):
+    """Lightning's WandbLogger, with the run's config as the W&B run's config (its keys at
+    the top level: ``data.name``, ``optim.lr``, ..., beside the data set's shape), a W&B run
+    that cannot start (not logged in, no connection) refused in one line, and the W&B run
+    finished when training ends, marked failed when it ended in an error or a stop signal.
+    (A class of this module, not of a function: ddp_spawn pickles the loggers.)"""
 
-    class RunWandbLogger(WandbLogger):
-        """Lightning's WandbLogger, with the run's config as the W&B run's config (its keys
-        at the top level: ``data.name``, ``optim.lr``, ..., beside the data set's shape),
-        and the W&B run finished when training ends, marked failed when it ended in an
-        error or a stop signal."""
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        # Lightning always passes wandb.init anonymous=None, and W&B (0.31) warns that the
+        # setting has no effect whenever it is given.
+        if self._wandb_init.get("anonymous") is None:
+            self._wandb_init.pop("anonymous", None)
 
-        def __init__(self, **kwargs: Any) -> None:
-            super().__init__(**kwargs)
-            # Lightning always passes wandb.init anonymous=None, and W&B (0.31) warns that the
-            # setting has no effect whenever it is given.
-            if self._wandb_init.get("anonymous") is None:
-                self._wandb_init.pop("anonymous", None)
+    @property
+    def experiment(self) -> Any:
+        import wandb
 
-        @rank_zero_only
-        def log_hyperparams(self, params: Any) -> None:
-            params = dict(vars(params) if not isinstance(params, dict) else params)
-            config = params.pop("config", None)
-            super().log_hyperparams({**config, **params} if isinstance(config, dict)
-                                    else params)
+        try:
+            return super().experiment
+        except wandb.errors.Error as e:  # not logged in, no connection, a bad project
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            raise InfomaxError(f"train.logger: W&B could not start a run ({first}); log in "
+                               f"with 'wandb login', or set train.wandb_mode=offline and "
+                               f"upload later with 'wandb sync'") from None
 
-        @rank_zero_only
-        def finalize(self, status: str) -> None:
-            super().finalize(status)
-            if self._experiment is not None:
-                self._experiment.finish(exit_code=0 if status in ("success", "finished")
-                                        else 1)
+    @rank_zero_only
+    def log_hyperparams(self, params: Any) -> None:
+        params = dict(vars(params) if not isinstance(params, dict) else params)
+        config = params.pop("config", None)
+        super().log_hyperparams({**config, **params} if isinstance(config, dict) else params)
 
-    return RunWandbLogger
+    @rank_zero_only
+    def finalize(self, status: str) -> None:
+        super().finalize(status)
+        if self._experiment is not None:
+            self._experiment.finish(exit_code=0 if status in ("success", "finished") else 1)
 
 
 def make_loggers(cfg: Config, run_dir: Path, *, main: bool,
@@ -158,7 +165,7 @@ def make_loggers(cfg: Config, run_dir: Path, *, main: bool,
             options: dict[str, Any] = {"entity": t.wandb_entity} if t.wandb_entity else {}
             if t.wandb_mode is not None:
                 options["mode"] = t.wandb_mode
-            loggers.append(_wandb_logger_class()(
+            loggers.append(RunWandbLogger(
                 name=run_dir.name, project=t.wandb_project, save_dir=str(run_dir),
                 id=run_id, resume="allow", **options))
         else:  # pragma: no cover - the config refuses other names
