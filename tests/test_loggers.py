@@ -118,6 +118,8 @@ def offline_runs(run: Path) -> list[Path]:
 def test_logger_names_one_or_several_and_the_errors():
     assert make_config("fmnist-tiny").train.logger == ["tensorboard", "csv"]
     assert make_config("fmnist-tiny", ["train.logger=wandb"]).train.logger == ["wandb"]
+    assert make_config("fmnist-tiny", ["train.logger=csv, wandb"]).train.logger == \
+        ["csv", "wandb"]
     both = make_config("fmnist-tiny", ["train.logger=[tensorboard,wandb]"]).train
     assert both.logger == ["tensorboard", "wandb"]
     assert both.wandb_project == "infomax" and both.wandb_entity is None
@@ -125,6 +127,7 @@ def test_logger_names_one_or_several_and_the_errors():
     for value, words in (("[csv,mlflow]", "'mlflow' is not valid; choose one of "
                                           "tensorboard, csv, wandb"),
                          ("mlflow", "'mlflow' is not valid"),
+                         ("csv,", "'' is not valid"),
                          ("[]", "logs nothing"),
                          ("[csv,wandb,csv]", "names csv twice"),
                          ("3", "expected a list like [tensorboard, csv]")):

@@ -365,8 +365,8 @@ class TrainConfig:
                            "training logs go, one or several: tensorboard (<run>/tensorboard), "
                            "csv (<run>/csv/metrics.csv), wandb (Weights & Biases, under "
                            "<run>/wandb; needs pip install wandb); the report draws its curves "
-                           "from csv, else tensorboard; one name alone is read as a list of "
-                           "it (train.logger=wandb)")
+                           "from csv, else tensorboard; names without brackets are read as "
+                           "the list of them (train.logger=wandb, train.logger=csv,wandb)")
     wandb_project: str = _f("infomax", help="wandb: the W&B project the run is logged to")
     wandb_entity: str | None = _f(None, help="wandb: the W&B user or team (default: the "
                                   "account's default entity)")
@@ -559,7 +559,9 @@ def _coerce(key: str, value: Any, tp: Any, meta: dict) -> Any:
         return _coerce(key, value, inner[0], meta)
     if origin is list:
         if isinstance(value, str) and args[0] is str:
-            value = [value]  # a list of names given one name: train.logger=wandb
+            # A list of names given as one name (train.logger=wandb) or, where the names
+            # are choices (none holds a comma), as names and commas (train.logger=csv,wandb).
+            value = [v.strip() for v in value.split(",")] if _choices(meta) else [value]
         if not isinstance(value, (list, tuple)):
             names = _choices(meta) if args[0] is str else None
             example = f"[{', '.join(names[:2])}]" if names else "[1, 2]"
