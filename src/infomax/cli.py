@@ -182,6 +182,9 @@ def _resume_last(args: list[str]) -> list[str]:
     return out
 
 
+# The formats of 'infomax export' (infomax.eval.model_export.FORMATS, which imports torch).
+EXPORT_FORMATS = ("torchvision", "timm", "safetensors", "onnx")
+
 _NEGATIVE_NUMBER = re.compile(r"^-\d+$|^-\d*\.\d+$")  # argparse's own test
 
 
@@ -271,6 +274,19 @@ def _parser() -> argparse.ArgumentParser:
                     help="output file: .npz, or .parquet (needs pyarrow)")
     em.add_argument("--workers", type=int, help="DataLoader workers")
     em.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    ex = sub.add_parser("export", help="write a checkpoint's encoder for other tools: "
+                                       "torchvision or timm weights (ResNets), safetensors "
+                                       "with its config, or ONNX checked with onnxruntime")
+    ex.add_argument("checkpoint", help="a .ckpt written by 'infomax pretrain'")
+    ex.add_argument("--format", required=True, choices=EXPORT_FORMATS,
+                    help="torchvision / timm: a ResNet's state_dict under that library's "
+                         "names (fc excluded); safetensors: the encoder's weights with its "
+                         "config (FILE.json beside it; infomax.load_exported reads it); "
+                         "onnx: images (B, C, S, S) -> features (B, D), dynamic batch "
+                         "(needs onnx, onnxscript, onnxruntime)")
+    ex.add_argument("-o", "--output", required=True, help="the file to write (replaced if "
+                                                            "it exists)")
 
     rp = sub.add_parser("report", help="plots and one self-contained HTML page for a run")
     rp.add_argument("run_dir", help="a run folder written by 'infomax pretrain'")
@@ -572,6 +588,24 @@ def _embed(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from infomax.eval.model_export import export_encoder
+
+    res = export_encoder(args.checkpoint, args.output, args.format)
+    written = " and ".join(str(p) for p in res.files)
+    what = {"torchvision": "weights under torchvision's names (fc excluded)",
+            "timm": "weights under timm's names (no classifier)",
+            "safetensors": "the encoder's weights, its config in the metadata and beside it",
+            "onnx": f"onnxruntime reproduces the features (largest difference "
+                    f"{res.max_difference:.1e})" if res.max_difference is not None else ""}
+    print(f"wrote {written}: {what[res.format]}")
+    print(f"input: {res.input}")
+    print("load it with:")
+    for line in res.code:
+        print(line)
+    return 0
+
+
 def _report(args: argparse.Namespace) -> int:
     from infomax.report import write_report
 
@@ -870,7 +904,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     handlers = {"pretrain": _pretrain, "probe": _probe, "presets": _presets, "data": _data,
-                "config": _config, "bench": _bench, "embed": _embed, "report": _report,
+                "config": _config, "bench": _bench, "embed": _embed, "export": _export,
+                "report": _report,
                 "study": _study, "ablate": _ablate, "views": _views}
     try:
         return handlers[args.command](args)
