@@ -28,8 +28,11 @@ def test_onnx_runs_in_onnxruntime_at_any_batch_size(run, request, tmp_path, capf
     ckpt = request.getfixturevalue(run) / "last.ckpt"
     encoder = load_method(ckpt).encoder.eval()
     out = tmp_path / "encoder.onnx"
+    # The external data of a model this one replaces goes with it.
+    (tmp_path / "encoder.onnx.data").write_bytes(b"weights of an earlier export")
     lines = export(ckpt, "onnx", out, capfd)
     assert lines[0].startswith(f"wrote {out}: onnxruntime reproduces the features")
+    assert [p.name for p in tmp_path.iterdir()] == ["encoder.onnx"]
     session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     (given,), (taken,) = session.get_inputs(), session.get_outputs()
     assert given.name == "images" and taken.name == "features"
@@ -55,7 +58,7 @@ def test_onnx_runs_in_onnxruntime_at_any_batch_size(run, request, tmp_path, capf
 def test_an_onnx_model_that_differs_is_not_written(tiny_run, tmp_path, capfd, monkeypatch):
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnxscript")
-    real = model_export._onnx_model
+    real = model_export._onnx_program
 
     def other_weights(encoder, config):
         other = copy.deepcopy(encoder)
@@ -64,7 +67,7 @@ def test_an_onnx_model_that_differs_is_not_written(tiny_run, tmp_path, capfd, mo
                 p.add_(0.01)
         return real(other, config)
 
-    monkeypatch.setattr(model_export, "_onnx_model", other_weights)
+    monkeypatch.setattr(model_export, "_onnx_program", other_weights)
     out = tmp_path / "encoder.onnx"
     out.write_bytes(b"the file before")
     capfd.readouterr()
@@ -74,6 +77,25 @@ def test_an_onnx_model_that_differs_is_not_written(tiny_run, tmp_path, capfd, mo
     assert "onnxruntime's features differ from torch's" in err and "nothing written" in err
     assert out.read_bytes() == b"the file before"
     assert [p.name for p in tmp_path.iterdir()] == ["encoder.onnx"]
+
+
+@pytest.mark.slow
+def test_large_weights_go_to_an_external_data_file(tiny_run, tmp_path, capfd, monkeypatch):
+    onnxruntime = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    monkeypatch.setattr(model_export, "ONNX_SINGLE_FILE_BYTES", 0)
+    encoder = load_method(tiny_run / "last.ckpt").encoder.eval()
+    out = tmp_path / "models" / "encoder.onnx"
+    lines = export(tiny_run / "last.ckpt", "onnx", out, capfd)
+    data = tmp_path / "models" / "encoder.onnx.data"
+    assert lines[0].startswith(f"wrote {out} and {data}: onnxruntime reproduces")
+    assert sorted(p.name for p in out.parent.iterdir()) == ["encoder.onnx", "encoder.onnx.data"]
+    assert data.stat().st_size > out.stat().st_size
+    session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    x = batch(encoder, 3)
+    with torch.no_grad():
+        np.testing.assert_allclose(session.run(["features"], {"images": x.numpy()})[0],
+                                   encoder.embed(x).numpy(), **TOL)
 
 
 @pytest.mark.parametrize("missing", ["onnxruntime", "onnx"])

@@ -14,7 +14,8 @@
   ``features`` (B, D), the batch dimension dynamic, exported with torch's dynamo exporter
   (``torch.onnx.export(..., dynamo=True)``) and checked with onnxruntime against the torch
   encoder on a random batch before it is written: a file that does not reproduce the
-  features to 1e-5 is never left.
+  features to 1e-5 is never left. Weights past 1 GiB go beside the model, in
+  ``<file>.data`` (ONNX's external data; the protobuf of one file holds 2 GB).
 
 Every file is written whole or not at all (``infomax.files``); an existing one is replaced.
 """
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +40,7 @@ from infomax.data.views import test_resize
 from infomax.devices import resolve_device
 from infomax.errors import InfomaxError
 from infomax.eval.pretrained import PretrainedEncoder, view_info
-from infomax.files import atomic_save, atomic_write_bytes, atomic_write_text
+from infomax.files import atomic_save, atomic_write, atomic_write_bytes, atomic_write_text
 from infomax.nn.encoders import ENCODERS, RESNETS, ResNetEncoder
 from infomax.runs import load_method
 
@@ -51,6 +53,8 @@ METADATA_KEY = "infomax"
 SIDECAR_SUFFIX = ".json"
 ONNX_TOLERANCE = 1e-5  # relative and absolute, onnxruntime against torch
 ONNX_CHECK_BATCH = 3  # another batch size than the one traced (2): the axis is dynamic
+# Weights beyond this go to ONNX's external data file (the protobuf of one file holds 2 GB).
+ONNX_SINGLE_FILE_BYTES = 1 << 30
 ONNX_INSTALL = "pip install 'infomax[export]' (onnx, onnxscript and onnxruntime)"
 
 __all__ = ["ANY_ENCODER", "FORMATS", "ExportResult", "check_onnx", "encoder_config",
@@ -209,9 +213,9 @@ def _first_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0][:200]}" if text else type(exc).__name__
 
 
-def _onnx_model(encoder: nn.Module, config: dict[str, Any]) -> bytes:
-    """The ONNX model of ``encoder.embed`` (dynamo exporter, dynamic batch), with the
-    export's config in its metadata (``metadata_props["infomax"]``)."""
+def _onnx_program(encoder: nn.Module, config: dict[str, Any]) -> Any:
+    """The ONNX program (torch.onnx.ONNXProgram) of ``encoder.embed``: dynamo exporter,
+    dynamic batch, the export's config in its metadata (``metadata_props["infomax"]``)."""
     module = _Embed(encoder).eval()
     c, s = config["in_channels"], config["image_size"]
     example = torch.randn(2, c, s, s, generator=torch.Generator().manual_seed(0))
@@ -227,16 +231,54 @@ def _onnx_model(encoder: nn.Module, config: dict[str, Any]) -> bytes:
     program.model.metadata_props[METADATA_KEY] = json.dumps(config)
     program.model.doc_string = (f"infomax {config['encoder']} encoder: images "
                                 f"(B, {c}, {s}, {s}) -> features (B, {config['feature_dim']})")
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "encoder.onnx"
-        program.save(path, external_data=False)
-        return path.read_bytes()
+    return program
 
 
-def check_onnx(model: bytes, encoder: nn.Module, in_channels: int, image_size: int,
+def _weight_bytes(module: nn.Module) -> int:
+    return sum(t.numel() * t.element_size() for t in module.state_dict().values())
+
+
+def _copy_into(path: Path, source: Path) -> None:
+    """``source``'s bytes as ``path``, whole or not at all."""
+    with open(source, "rb") as src:
+        atomic_write(path, lambda f: shutil.copyfileobj(src, f, 1 << 20))
+
+
+def _write_onnx(encoder: nn.Module, config: dict[str, Any], out: Path
+                ) -> tuple[tuple[Path, ...], float]:
+    """Export, check (``check_onnx``) and write the ONNX model of ``encoder`` as ``out``,
+    its weights inside it, or beside it in ``<out>.data`` (ONNX's external data) when
+    they pass ``ONNX_SINGLE_FILE_BYTES``. The files written and the check's largest
+    difference; nothing is written where the check fails."""
+    program = _onnx_program(encoder, config)
+    external = _weight_bytes(encoder) > ONNX_SINGLE_FILE_BYTES
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # Saved and checked under its final name (the model names its data file), in a
+    # folder beside the target: onnxruntime reads the external data from there.
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as folder:
+        model = Path(folder) / out.name
+        try:
+            program.save(model, external_data=external)
+        except Exception as e:
+            raise InfomaxError(f"--format onnx: the {config['encoder']} encoder's ONNX model "
+                               f"cannot be written ({_first_line(e)}); export it with "
+                               f"--format safetensors instead") from None
+        difference = check_onnx(model, encoder, config["in_channels"], config["image_size"])
+        data = sorted(p for p in Path(folder).iterdir() if p != model)
+        for part in data:  # the weights first: the model file is written last
+            _copy_into(out.parent / part.name, part)
+        _copy_into(out, model)
+    stale = out.with_name(out.name + ".data")
+    if not data and stale.is_file():  # the weights of the model this one replaced
+        stale.unlink()
+    return (out, *(out.parent / p.name for p in data)), difference
+
+
+def check_onnx(model: str | Path | bytes, encoder: nn.Module, in_channels: int,
+               image_size: int,
                batch: int = ONNX_CHECK_BATCH, tolerance: float = ONNX_TOLERANCE) -> float:
-    """Run the ONNX ``model`` with onnxruntime on a random batch and compare its features
-    with ``encoder.embed``'s; the largest absolute difference, or InfomaxError where any
+    """Run the ONNX ``model`` (a file, or its bytes) with onnxruntime on a random batch and
+    compare its features with ``encoder.embed``'s; the largest absolute difference, or InfomaxError where any
     differs by more than ``tolerance`` (relative and absolute) or the shapes differ."""
     import onnxruntime
 
@@ -244,7 +286,8 @@ def check_onnx(model: bytes, encoder: nn.Module, in_channels: int, image_size: i
                     generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         reference = encoder.embed(x).float().cpu().numpy()
-    session = onnxruntime.InferenceSession(model, providers=["CPUExecutionProvider"])
+    source = model if isinstance(model, bytes) else str(model)
+    session = onnxruntime.InferenceSession(source, providers=["CPUExecutionProvider"])
     out = session.run(["features"], {"images": x.numpy()})[0]
     if out.shape != reference.shape:
         raise InfomaxError(f"--format onnx: onnxruntime gives features of shape "
@@ -287,10 +330,7 @@ def export_encoder(checkpoint: str | Path, output: str | Path, fmt: str) -> Expo
         atomic_write_text(sidecar_path(out), json.dumps(config, indent=2) + "\n")
         files = (out, sidecar_path(out))
     else:
-        model = _onnx_model(encoder, config)
-        difference = check_onnx(model, encoder, c, s)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(out, model)
+        files, difference = _write_onnx(encoder, config, out)
     description = (f"(B, {c}, {s}, {s}) float32, the test view: "
                    f"{config['preprocessing']['description']}")
     return ExportResult(out, fmt, files, loading_code(fmt, name, c, s, out), description,

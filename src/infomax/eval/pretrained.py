@@ -82,7 +82,7 @@ class EncoderView:
     def __call__(self, image: Any) -> Tensor:
         if _is_pil(image):
             image = pil_image_tensor(image)
-        elif isinstance(image, np.ndarray):
+        elif isinstance(image, np.ndarray) and image.ndim in (2, 3):
             image = torch.from_numpy(np.ascontiguousarray(
                 image[:, :, None] if image.ndim == 2 else image)).permute(2, 0, 1)
         if not isinstance(image, Tensor) or image.dtype != torch.uint8:
