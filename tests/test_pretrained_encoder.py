@@ -222,3 +222,22 @@ def test_embed_images_refusals_are_one_line(tiny_run, image_folder, tmp_path, ca
         assert err.splitlines()[-1].startswith("infomax: error: ") and message in err, err
         assert "Traceback" not in err
         assert not Path(out).exists()
+
+
+def test_the_view_of_a_run_whose_images_are_not_here():
+    from infomax.config import DataConfig
+    from infomax.data.registry import IMAGENET_MEAN, IMAGENET_STD
+    from infomax.eval.pretrained import view_info
+
+    # A named set: its own constants, no data needed.
+    info = view_info(DataConfig(name="cifar10", dir="/nowhere"), 3, 32)
+    assert (info.mean, info.pad_to_32) == ((0.4914, 0.4822, 0.4465), False)
+    # An image folder of another machine, seen as grayscale, and a Python Dataset of
+    # another process: the constants every such source has.
+    gray = view_info(DataConfig(name="imagefolder:/nowhere/photos", channels=1,
+                                image_size=64), 1, 64)
+    assert gray.mean == pytest.approx((sum(IMAGENET_MEAN) / 3,))
+    assert gray.std == pytest.approx((sum(IMAGENET_STD) / 3,))
+    assert (gray.channels, gray.image_size, gray.pad_to_32) == (1, 64, False)
+    rgb = view_info(DataConfig(name="python:Elsewhere", mean=[0.5, 0.5, 0.5]), 3, 96)
+    assert rgb.mean == (0.5, 0.5, 0.5) and rgb.std == IMAGENET_STD and rgb.image_size == 96
