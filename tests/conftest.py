@@ -166,6 +166,34 @@ def tiny_run(fake_fmnist_session, tmp_path_factory) -> Path:
     return out / "tiny"
 
 
+# A tiny ResNet-18 run: SimCLR, two steps of four images (its BatchNorm statistics move).
+TINY_RESNET = ["method=simclr", "model.encoder=resnet18", "simclr.hidden_dim=32",
+               "data.batch_size=4", "train.limit_train_batches=2", "data.val_subset=4"]
+
+
+def _resnet_run(root: Path, out: Path, *extra: str) -> Path:
+    from infomax.cli import main
+
+    with pytest.MonkeyPatch.context() as mp, isolated_registry(mp):
+        rc = main(tiny_args(root, out, *TINY_RESNET, *extra))
+    assert rc == 0
+    return out / "tiny"
+
+
+@pytest.fixture(scope="session")
+def tiny_resnet_run(fake_fmnist_session, tmp_path_factory) -> Path:
+    """The run folder of a tiny ResNet-18 on the fake data: 1 channel, 28 px images padded
+    to 32 (the small-image stem)."""
+    return _resnet_run(fake_fmnist_session, tmp_path_factory.mktemp("resnet"))
+
+
+@pytest.fixture(scope="session")
+def tiny_resnet_rgb_run(fake_fmnist_session, tmp_path_factory) -> Path:
+    """The same on the fake data seen as 3-channel images (data.channels=3)."""
+    return _resnet_run(fake_fmnist_session, tmp_path_factory.mktemp("resnet-rgb"),
+                       "data.channels=3")
+
+
 @pytest.fixture
 def run_copy(tiny_run, tmp_path, monkeypatch):
     """A copy of the tiny run, for tests that write into the run folder (probes, features,

@@ -8,16 +8,31 @@ from pathlib import Path
 __version__ = "0.1.0"
 
 
-def load_encoder(checkpoint: str | Path, map_location: str = "cpu"):
-    """The pretrained encoder of a checkpoint written by ``infomax pretrain``, in eval mode.
+def load_encoder(checkpoint: str | Path, map_location: str = "cpu", *, device=None):
+    """The pretrained encoder of a checkpoint written by ``infomax pretrain``, in eval mode,
+    with its run's test-time view (``infomax.eval.pretrained.PretrainedEncoder``).
 
-    ``encoder.embed(images)`` gives the global features (B, n_rkhs) of test-view images
-    (normalized as ``infomax.data.test_view`` does); ``encoder(images)`` gives the global,
-    5x5 and 7x7 embeddings.
+    ``encoder.embed(images)`` gives the global features (N, D) float32, on the encoder's
+    device, of PIL images, uint8 image tensors (C, H, W) or batches (B, C, H, W), image
+    file paths, or lists mixing them, each preprocessed by ``encoder.transform`` as the
+    probes see their images, ``batch_size`` (256) at a time; a float tensor batch is taken
+    as preprocessed already. ``encoder(images)`` is the backbone's forward (for AMDIM the
+    global, 5x5 and 7x7 embeddings); ``encoder.encoder`` is the backbone itself.
+    ``device``: None keeps it where ``map_location`` loads it (the CPU by default); "auto",
+    "cpu", "cuda", "cuda:N" or "mps" move it there.
     """
-    from infomax.runs import load_method
+    from infomax.eval.pretrained import load_encoder as _load_encoder
 
-    return load_method(checkpoint, map_location).encoder.eval()
+    return _load_encoder(checkpoint, map_location, device=device)
+
+
+def load_exported(path: str | Path, device=None):
+    """The encoder of a file written by ``infomax export --format safetensors``, rebuilt
+    with its test-time view: the same ``PretrainedEncoder`` as ``load_encoder`` gives.
+    ``device`` as for ``load_encoder``."""
+    from infomax.eval.model_export import load_exported as _load_exported
+
+    return _load_exported(path, device=device)
 
 
 def load_config(preset: str | None = None, path: str | Path | None = None,
@@ -76,4 +91,5 @@ def pretrain(config, train=None, eval=None, *, name: str | None = None,
     return RunResult(run_dir, run_dir / LAST, best if best.is_file() else None, summary)
 
 
-__all__ = ["RunResult", "__version__", "load_config", "load_encoder", "pretrain"]
+__all__ = ["RunResult", "__version__", "load_config", "load_encoder", "load_exported",
+           "pretrain"]

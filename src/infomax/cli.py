@@ -182,6 +182,9 @@ def _resume_last(args: list[str]) -> list[str]:
     return out
 
 
+# The formats of 'infomax export' (infomax.eval.model_export.FORMATS, which imports torch).
+EXPORT_FORMATS = ("torchvision", "timm", "safetensors", "onnx")
+
 _NEGATIVE_NUMBER = re.compile(r"^-\d+$|^-\d*\.\d+$")  # argparse's own test
 
 
@@ -254,15 +257,36 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("-o", "--output", help="result JSON (default: probe-<ckpt>.json beside it)")
     pr.add_argument("--no-progress", action="store_true", help="no progress bars")
 
-    em = sub.add_parser("embed", help="export frozen features, labels and image identities")
+    em = sub.add_parser("embed", help="export frozen features, labels and image identities "
+                                      "of a data set's splits, or of any image files")
     em.add_argument("checkpoint", help="a .ckpt written by 'infomax pretrain'")
     em.add_argument("--data", help=DATA_HELP).names = _Names("data")
     em.add_argument("--data-dir", help="data root")
-    em.add_argument("--split", nargs="+", default=["train", "test"], choices=("train", "test"))
+    em.add_argument("--split", nargs="+", choices=("train", "test"),
+                    help="the data set's splits (default: train test)")
+    em.add_argument("--images", metavar="DIR|GLOB",
+                    help="embed these image files instead of a data set: every image under "
+                         "a folder (recursively), the files a glob pattern matches (quote "
+                         "it; ** crosses folders), or one file")
+    em.add_argument("--device", help="with --images: auto (default: cuda when available, "
+                                     "else cpu), cpu, cuda, cuda:N or mps")
     em.add_argument("-o", "--output", required=True,
                     help="output file: .npz, or .parquet (needs pyarrow)")
     em.add_argument("--workers", type=int, help="DataLoader workers")
     em.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    ex = sub.add_parser("export", help="write a checkpoint's encoder for other tools: "
+                                       "torchvision or timm weights (ResNets), safetensors "
+                                       "with its config, or ONNX checked with onnxruntime")
+    ex.add_argument("checkpoint", help="a .ckpt written by 'infomax pretrain'")
+    ex.add_argument("--format", required=True, choices=EXPORT_FORMATS,
+                    help="torchvision / timm: a ResNet's state_dict under that library's "
+                         "names (fc excluded); safetensors: the encoder's weights with its "
+                         "config (FILE.json beside it; infomax.load_exported reads it); "
+                         "onnx: images (B, C, S, S) -> features (B, D), dynamic batch "
+                         "(needs onnx, onnxscript, onnxruntime)")
+    ex.add_argument("-o", "--output", required=True, help="the file to write (replaced if "
+                                                            "it exists)")
 
     rp = sub.add_parser("report", help="plots and one self-contained HTML page for a run")
     rp.add_argument("run_dir", help="a run folder written by 'infomax pretrain'")
@@ -536,14 +560,50 @@ def _probe(args: argparse.Namespace) -> int:
 
 
 def _embed(args: argparse.Namespace) -> int:
-    from infomax.eval.export import export_embeddings
+    from infomax.eval.export import export_embeddings, export_image_embeddings
 
     if args.workers is not None and args.workers < 0:
         raise InfomaxError(f"--workers: {args.workers} must be >= 0")
-    path, counts = export_embeddings(args.checkpoint, args.output, splits=args.split,
+    if args.images is not None:
+        given = [flag for flag, value in (("--data", args.data), ("--data-dir", args.data_dir),
+                                          ("--split", args.split)) if value is not None]
+        if given:
+            raise InfomaxError(f"--images and {'/'.join(given)} exclude each other: --images "
+                               f"embeds image files, --data/--split a data set's splits; "
+                               f"pass one of them")
+        res = export_image_embeddings(args.checkpoint, args.images, args.output,
+                                      device=args.device, num_workers=args.workers or 0,
+                                      progress=not args.no_progress)
+        skipped = (f" ({len(res.unreadable)} unreadable file"
+                   f"{'s' if len(res.unreadable) > 1 else ''} skipped)" if res.unreadable else "")
+        print(f"wrote {res.path}: {res.count} images{skipped}")
+        return 0
+    if args.device is not None:
+        raise InfomaxError("--device applies to --images; the features of a data set's "
+                           "splits are computed on the CPU")
+    path, counts = export_embeddings(args.checkpoint, args.output,
+                                     splits=args.split or ["train", "test"],
                                      data=args.data, data_dir=args.data_dir,
                                      num_workers=args.workers, progress=not args.no_progress)
     print(f"wrote {path}: " + ", ".join(f"{n} {s}" for s, n in counts.items()) + " images")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from infomax.eval.model_export import export_encoder
+
+    res = export_encoder(args.checkpoint, args.output, args.format)
+    written = " and ".join(str(p) for p in res.files)
+    what = {"torchvision": "weights under torchvision's names (fc excluded)",
+            "timm": "weights under timm's names (no classifier)",
+            "safetensors": "the encoder's weights, its config in the metadata and beside it",
+            "onnx": f"onnxruntime reproduces the features (largest difference "
+                    f"{res.max_difference:.1e})" if res.max_difference is not None else ""}
+    print(f"wrote {written}: {what[res.format]}")
+    print(f"input: {res.input}")
+    print("load it with:")
+    for line in res.code:
+        print(line)
     return 0
 
 
@@ -845,7 +905,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     handlers = {"pretrain": _pretrain, "probe": _probe, "presets": _presets, "data": _data,
-                "config": _config, "bench": _bench, "embed": _embed, "report": _report,
+                "config": _config, "bench": _bench, "embed": _embed, "export": _export,
+                "report": _report,
                 "study": _study, "ablate": _ablate, "views": _views}
     try:
         return handlers[args.command](args)

@@ -142,6 +142,12 @@ def atomic_save(obj: Any, path: str | Path, previous: str | Path | None = None) 
                   Path(previous) if previous is not None else None)
 
 
+def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> None:
+    """``write(f)`` into a binary file object whose contents become ``path``, whole or not
+    at all (for writers that take a file object: numpy's savez, pyarrow's Parquet)."""
+    _atomic_write(Path(path), write)
+
+
 def atomic_write_text(path: str | Path, text: str) -> None:
     """``Path(path).write_text(text)`` (UTF-8), whole or not at all."""
     _atomic_write(Path(path), lambda f: f.write(text.encode()))

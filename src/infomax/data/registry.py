@@ -834,6 +834,15 @@ def _walk_images(directory: Path, tops: list[tuple[int, str]]
     return samples, skipped
 
 
+def image_files_under(directory: str | os.PathLike) -> list[str]:
+    """Every image file under ``directory`` (recursively, symlinked folders followed once,
+    hidden files and folders left out; what counts as an image: ``image_extensions``), the
+    paths joined onto ``directory`` as given, sorted."""
+    directory = Path(directory)
+    samples, _ = _walk_images(directory, [(-1, str(directory))])
+    return sorted(path for path, _ in samples)
+
+
 def _class_samples(directory: Path, classes: list[str]) -> tuple[list[tuple[str, int]], list[str]]:
     """``_walk_images`` of ``directory/<class>/`` for each class, labelled by its index."""
     return _walk_images(directory, [(label, os.path.join(str(directory), name))
@@ -903,6 +912,13 @@ def _pixels(im) -> np.ndarray:
     if im.mode in ("P", "PA"):  # through RGBA: PIL warns on some palette transparencies
         im = im.convert("RGBA")
     return np.array(im.convert("RGB"))
+
+
+def pil_image_tensor(im) -> torch.Tensor:
+    """A PIL image as a contiguous uint8 tensor (C, H, W): a grayscale (L) image keeps its
+    one channel, every other mode becomes RGB as ``load_rgb`` converts it."""
+    array = np.array(im)[:, :, None] if im.mode == "L" else _pixels(im)
+    return torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1).contiguous()
 
 
 # File name endings of JPEG files: decoded by torchvision.io.decode_jpeg where

@@ -79,21 +79,28 @@ class ResNetEncoder(nn.Module):
     variant): for inputs up to 64 px the stem is a 3x3 stride-1 convolution without the
     max-pool, so a 32 px image keeps 32 -> 32 -> 16 -> 8 -> 4 through the four stages. The
     classifier is dropped: the global vector is the average-pooled last stage, the local
-    map the third stage's output (8x8 for 32 px inputs)."""
+    map the third stage's output (8x8 for 32 px inputs).
+
+    ``torchvision_state_dict()`` gives the weights under torchvision's own names (those of
+    timm's ResNets too), for a ``torchvision.models.resnetN`` with the same stem."""
+
+    # The torchvision ResNet's modules that ``stem`` holds, in order.
+    STEM = ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3")
+    # Inputs up to this side get the small-image stem.
+    SMALL_STEM_MAX = 64
 
     def __init__(self, name: str, in_channels: int = 3, image_size: int = 32) -> None:
         super().__init__()
         if name not in RESNETS:
             raise ValueError(f"unknown ResNet {name!r}; choose one of {', '.join(RESNETS)}")
         net = RESNETS[name](weights=None)
-        if image_size <= 64:
+        if image_size <= self.SMALL_STEM_MAX:
             net.conv1 = nn.Conv2d(in_channels, 64, 3, 1, 1, bias=False)
             net.maxpool = nn.Identity()
         else:
             net.conv1 = nn.Conv2d(in_channels, 64, 7, 2, 3, bias=False)
         nn.init.kaiming_normal_(net.conv1.weight, mode="fan_out", nonlinearity="relu")
-        self.stem = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool, net.layer1,
-                                  net.layer2, net.layer3)
+        self.stem = nn.Sequential(*(getattr(net, part) for part in self.STEM))
         self.layer4 = net.layer4
         self.name, self.in_channels, self.image_size = name, in_channels, image_size
         self.feature_dim = net.fc.in_features
@@ -109,6 +116,26 @@ class ResNetEncoder(nn.Module):
 
     def embed(self, x: Tensor) -> Tensor:
         return self.forward_features(x)[0]
+
+    @property
+    def small_stem(self) -> bool:
+        """Whether the stem is the 3x3 stride-1 convolution without the max-pool."""
+        return self.image_size <= self.SMALL_STEM_MAX
+
+    def torchvision_state_dict(self) -> dict[str, Tensor]:
+        """The weights and BatchNorm statistics under torchvision's ResNet names
+        (``conv1.weight``, ``bn1.*``, ``layer1.*`` ... ``layer4.*``; no ``fc``), detached
+        and contiguous: loadable with ``strict=True`` into ``torchvision.models.<name>()``
+        once its conv1 (and, for the small-image stem, its maxpool) is this encoder's and
+        its fc is ``nn.Identity()``."""
+        out: dict[str, Tensor] = {}
+        for key, value in self.state_dict().items():
+            head, _, rest = key.partition(".")
+            if head == "stem":
+                index, _, rest = rest.partition(".")
+                key = f"{self.STEM[int(index)]}.{rest}"
+            out[key] = value.detach().contiguous()
+        return out
 
     def _check_input(self, x: Tensor) -> None:
         if x.dim() != 4 or x.shape[1] != self.in_channels:
