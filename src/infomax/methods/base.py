@@ -24,7 +24,7 @@ from infomax.methods.components import (NonFiniteGuard, ProbeReplayState, RNGSta
 from infomax.methods.contract import Batch, StepLosses, StepOutput
 from infomax.methods.schedule import WarmupCosine, WarmupMultiStep
 from infomax.nn.amdim import AMDIMEncoder
-from infomax.nn.encoders import ENCODERS
+from infomax.nn.encoders import encoder_builder
 from infomax.nn.global_bn import convert_global_batchnorm
 from infomax.nn.probes import OnlineProbes
 from infomax.numerics import profiler_range
@@ -137,7 +137,7 @@ class SSLMethod(L.LightningModule):
         only: unless ``local_heads``, they are frozen, which keeps them out of the
         optimizer and keeps DDP from waiting for gradients that never come."""
         m = self.cfg.model
-        enc = ENCODERS[m.encoder](in_channels or self.in_channels, self.image_size, m)
+        enc = encoder_builder(m.encoder)(in_channels or self.in_channels, self.image_size, m)
         if isinstance(enc, AMDIMEncoder) and not local_heads:
             enc.embed5.requires_grad_(False)
             enc.embed7.requires_grad_(False)
