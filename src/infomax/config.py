@@ -246,6 +246,11 @@ class ModelConfig:
     n_rkhs: int = _f(1024, min=1, help="embedding dimension")
     n_depth: int = _f(3, min=1, help="residual units per block")
     use_bn: bool = _f(False, help="optional BatchNorms in the encoder")
+    init_from: str | None = _f(None, help="a local file the encoder starts from in a new run "
+                               "(not on resume): an infomax checkpoint (.ckpt: its encoder, "
+                               "whatever the method), or a timm or torchvision state_dict "
+                               "(.pth, .pt, .bin, .safetensors); tensors whose shapes differ "
+                               "are skipped")
 
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "lars")
@@ -685,6 +690,7 @@ def _validate(cfg: Config) -> Config:
     from infomax.nn.encoders import check_encoder_name, check_image_size
 
     check_encoder_name(cfg.model.encoder)
+    _validate_init_from(cfg.model.init_from)
     if d.image_size is not None:
         check_image_size(cfg.model.encoder, d.image_size, "data.image_size")
     _validate_optim(cfg.optim)
@@ -701,6 +707,17 @@ def _validate(cfg: Config) -> Config:
         if ms != sorted(ms) or any(m < 1 for m in ms):
             raise ConfigError(f"{key}: {ms!r} must be increasing epoch numbers >= 1")
     return cfg
+
+
+# The files model.init_from reads, by suffix (infomax.nn.weights reads them).
+INIT_SUFFIXES = (".ckpt", ".pth", ".pt", ".bin", ".safetensors")
+
+
+def _validate_init_from(path: str | None) -> None:
+    if path is not None and not path.lower().endswith(INIT_SUFFIXES):
+        raise ConfigError(f"model.init_from: {path!r} is not a file it reads; give an infomax "
+                          f"checkpoint (.ckpt) or a state_dict "
+                          f"({', '.join(INIT_SUFFIXES[1:])})")
 
 
 def _validate_optim(o: OptimConfig) -> None:

@@ -104,6 +104,9 @@ class SSLMethod(L.LightningModule):
         self.nonfinite_guard = NonFiniteGuard(cfg.train.skip_nonfinite)
         self.rng_states = RNGStates()
         self.probe_replay = ProbeReplayState()
+        # Every backbone make_backbone built, in order (a plain list: the modules are
+        # registered where the method keeps them, so the state dict is unchanged).
+        self._backbones: list[nn.Module] = []
 
     @classmethod
     def check_config(cls, cfg: Config) -> None:
@@ -143,7 +146,19 @@ class SSLMethod(L.LightningModule):
             enc.embed7.requires_grad_(False)
         if self.cfg.train.channels_last:
             enc.to(memory_format=torch.channels_last)
+        self._backbones.append(enc)
         return enc
+
+    @property
+    def backbones(self) -> tuple[nn.Module, ...]:
+        """The backbones ``make_backbone`` built, in the order it built them (one for most
+        methods, CMC's two; momentum copies are not among them)."""
+        return tuple(self._backbones)
+
+    def backbones_loaded(self) -> None:
+        """Called once new weights were loaded into ``backbones`` (``model.init_from``):
+        whatever was derived from them at construction follows (momentum copies,
+        ``MomentumMethod``). Nothing here."""
 
     @property
     def train_set_size(self) -> int:
