@@ -154,8 +154,8 @@ def facts(name: str) -> Facts:
         (model, kwargs), _ = _on_meta(lambda: _create(name, 3, size))
     except Exception as e:
         raise _build_error(name, 3, size, e) from None
-    info = getattr(model, "feature_info", None)
-    reduction = _reductions(model)[-1] if info else 32
+    # Every timm model has feature_info; one without it gets no size rule (stride 1).
+    reduction = _reductions(model)[-1] if getattr(model, "feature_info", None) else 1
     return Facts("img_size" in kwargs, bool(getattr(model, "dynamic_img_size", False)),
                  int(reduction))
 
