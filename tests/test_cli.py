@@ -207,7 +207,8 @@ def test_config_prints_the_resolved_config(capfd):
     assert rc == 0 and err == ""
     data = yaml.safe_load(out)
     assert data["preset"] == "cifar10-small"
-    assert data["model"] == {"encoder": "amdim", "ndf": 64, "n_rkhs": 1024, "n_depth": 10, "use_bn": False}
+    assert data["model"] == {"encoder": "amdim", "ndf": 64, "n_rkhs": 1024, "n_depth": 10,
+                             "use_bn": False, "init_from": None}
     assert data["optim"]["lr"] == 1e-3 and data["data"]["name"] == "cifar10"
     assert data == make_config("cifar10-small", ["model.ndf=64", "optim.lr=1e-3"]).to_dict()
 

@@ -49,9 +49,9 @@ class _Names:
 
             return METHODS.names()
         if self.kind == "encoder":
-            from infomax.nn.encoders import ENCODERS
+            from infomax.nn.encoders import encoder_names
 
-            return ENCODERS.names()
+            return encoder_names()
         if self.kind == "estimator":
             from infomax.losses.estimators import NAMES
 
@@ -200,7 +200,9 @@ def _parser() -> argparse.ArgumentParser:
     pt.add_argument("--method", help="%(names)s (method; default amdim); a method's own "
                                      "settings are its config sections, e.g. moco.*"
                     ).names = _Names("method")
-    pt.add_argument("--encoder", help="%(names)s (model.encoder)").names = _Names("encoder")
+    pt.add_argument("--encoder", help="%(names)s (model.encoder; timm:<name>: any model of "
+                                      "timm.list_models(), random init)"
+                    ).names = _Names("encoder")
     pt.add_argument("--augment", help="plain (default), randaugment (torchvision's "
                                       "RandAugment on the views) or fast-autoaugment (Fast "
                                       "AutoAugment, the paper's '+strong aug'; its policy: "

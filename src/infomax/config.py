@@ -54,10 +54,12 @@ def _data_names() -> str:
     return valid_data_names()
 
 
-def _encoder_names() -> tuple[str, ...]:
-    from infomax.nn.encoders import ENCODERS
+def _encoder_help() -> str:
+    from infomax.nn.encoders import encoder_names
 
-    return ENCODERS.names()
+    return (f"backbone: {', '.join(encoder_names())}: the AMDIM encoder (sized by ndf, "
+            f"n_rkhs, n_depth, use_bn), a torchvision ResNet adapted to small images, or any "
+            f"model of timm (random init)")
 
 
 def _methods() -> Any:
@@ -239,13 +241,16 @@ def flatten_keys(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 @dataclass
 class ModelConfig:
-    encoder: str = _f("amdim", choices=_encoder_names,
-                      help="backbone: the AMDIM encoder (sized by ndf, n_rkhs, n_depth, use_bn) "
-                           "or a torchvision ResNet adapted to small images")
+    encoder: str = _f("amdim", help=_encoder_help)
     ndf: int = _f(128, min=1, help="encoder base width")
     n_rkhs: int = _f(1024, min=1, help="embedding dimension")
     n_depth: int = _f(3, min=1, help="residual units per block")
     use_bn: bool = _f(False, help="optional BatchNorms in the encoder")
+    init_from: str | None = _f(None, help="a local file the encoder starts from in a new run "
+                               "(not on resume): an infomax checkpoint (.ckpt: its encoder, "
+                               "whatever the method), or a timm or torchvision state_dict "
+                               "(.pth, .pt, .bin, .safetensors); tensors whose shapes differ "
+                               "are skipped")
 
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "lars")
@@ -705,8 +710,10 @@ def _validate(cfg: Config) -> Config:
                               f"data.channels={d.channels}; give one per channel")
     if d.std is not None and any(v <= 0 for v in d.std):
         raise ConfigError(f"data.std: {d.std!r} must be positive numbers")
-    from infomax.nn.encoders import check_image_size
+    from infomax.nn.encoders import check_encoder_name, check_image_size
 
+    check_encoder_name(cfg.model.encoder)
+    _validate_init_from(cfg.model.init_from)
     if d.image_size is not None:
         check_image_size(cfg.model.encoder, d.image_size, "data.image_size")
     _validate_optim(cfg.optim)
@@ -731,6 +738,17 @@ def _validate(cfg: Config) -> Config:
         if ms != sorted(ms) or any(m < 1 for m in ms):
             raise ConfigError(f"{key}: {ms!r} must be increasing epoch numbers >= 1")
     return cfg
+
+
+# The files model.init_from reads, by suffix (infomax.nn.weights reads them).
+INIT_SUFFIXES = (".ckpt", ".pth", ".pt", ".bin", ".safetensors")
+
+
+def _validate_init_from(path: str | None) -> None:
+    if path is not None and not path.lower().endswith(INIT_SUFFIXES):
+        raise ConfigError(f"model.init_from: {path!r} is not a file it reads; give an infomax "
+                          f"checkpoint (.ckpt) or a state_dict "
+                          f"({', '.join(INIT_SUFFIXES[1:])})")
 
 
 def _validate_optim(o: OptimConfig) -> None:

@@ -27,6 +27,7 @@ from infomax.errors import InfomaxError, UnreadableCheckpointError
 from infomax.files import check_archive
 from infomax.methods import METHODS, SSLMethod
 from infomax.nn.encoders import check_image_size
+from infomax.nn.weights import common_names, load_matching, read_state_dict
 
 CONFIG_FILE = "config.yaml"
 SUMMARY_FILE = "summary.json"
@@ -42,8 +43,8 @@ WANDB_ID_FILE = "wandb-id.txt"
 
 __all__ = ["BEST", "CONFIG_FILE", "LAST", "LAST_PREVIOUS", "LOCK_FILE", "LOG_DIRS",
            "METRICS_CSV", "SUMMARY_FILE", "UNREADABLE_SUFFIX", "WANDB_ID_FILE", "DataSource",
-           "RunLock", "build_method", "config_from_run", "epochs_done", "load_method",
-           "read_checkpoint"]
+           "RunLock", "build_method", "config_from_run", "epochs_done", "init_backbones",
+           "load_method", "read_checkpoint"]
 
 
 def build_method(cfg: Config, info: DatasetInfo, train_set_size: int = 0) -> SSLMethod:
@@ -88,6 +89,41 @@ def load_method(checkpoint: str | Path, map_location: str = "cpu") -> SSLMethod:
     model = METHODS[cfg.method](cfg, hp["num_classes"], hp["in_channels"], hp["image_size"])
     model.load_state_dict(ckpt["state_dict"])
     return model.eval()
+
+
+def init_backbones(model: SSLMethod, path: str | Path) -> str:
+    """Start ``model``'s backbones from the weights in file ``path`` (``model.init_from``)
+    and say what was loaded, in one line. An infomax checkpoint (.ckpt) gives the
+    backbones of the method it holds, whatever that method: backbone i of ``model`` starts
+    from its backbone i, or from its last where it has fewer (a CMC run's two encoders
+    start a CMC model's two; one encoder starts both). Any other file is a state_dict
+    (timm's or torchvision's names) that every backbone starts from. Tensors are matched
+    by name and shape (``infomax.nn.weights``); InfomaxError (one line) when the file is
+    missing or unreadable or nothing in it matches a backbone."""
+    path = Path(path).expanduser()
+    targets = model.backbones
+    if not targets:
+        raise InfomaxError(f"model.init_from: method {model.name} builds no backbone through "
+                           f"make_backbone, so there is nothing to start from {path}")
+    if not path.is_file():
+        raise InfomaxError(f"model.init_from: {path} does not exist; give the path of an "
+                           f"infomax checkpoint (.ckpt) or of a state_dict (.pth, .pt, .bin, "
+                           f".safetensors)")
+    if path.suffix.lower() == ".ckpt":
+        source = load_method(path)
+        if not source.backbones:
+            raise InfomaxError(f"model.init_from: the {source.name} model in {path} has no "
+                               f"backbone to start from")
+        states = [common_names(b, b.state_dict()) for b in source.backbones]
+    else:
+        states = [read_state_dict(path)]
+    reports = [load_matching(b, states[min(i, len(states) - 1)], str(path))
+               for i, b in enumerate(targets)]
+    model.backbones_loaded()
+    if len(reports) == 1:
+        return f"{path}: {reports[0].line()}"
+    return f"{path}: " + "; ".join(f"encoder {i + 1}: {r.line()}"
+                                   for i, r in enumerate(reports))
 
 
 def config_from_run(run_dir: str | Path) -> Config:

@@ -33,7 +33,7 @@ from infomax.engine.resume import describe_changes, resume_changes
 from infomax.engine.signals import GracefulStop, slurm_job_id
 from infomax.runs import (BEST, CONFIG_FILE, LAST, LAST_PREVIOUS, LOG_DIRS, SUMMARY_FILE,
                           UNREADABLE_SUFFIX, WANDB_ID_FILE, RunLock, build_method,
-                          epochs_done, read_checkpoint)
+                          epochs_done, init_backbones, read_checkpoint)
 
 def _quiet_lightning() -> None:
     # Lightning's tips about workers, tensor cores and litlogger are noise for our users.
@@ -320,6 +320,11 @@ def _pretrain_locked(cfg: Config, resume: str | None, progress: bool, overwrite:
         print(f"infomax: online probes learn on and are scored on {data.eval_source.name} "
               f"(data.eval), in the test-time views of {data.name}", file=sys.stderr)
     model = build_method(cfg, data.info, data.num_pretrain_images)
+    if resumed is None and cfg.model.init_from:
+        # A new run only: a resumed run's own checkpoint holds its weights.
+        loaded = init_backbones(model, cfg.model.init_from)
+        if main:
+            print(f"infomax: model.init_from {loaded}", file=sys.stderr)
     if resumed is not None:
         _check_resumable(resumed, ckpt_path, model)
         changes = resume_changes(resumed["hyper_parameters"]["config"], cfg, ckpt_path)

@@ -24,7 +24,7 @@ from infomax.methods.components import (NonFiniteGuard, ProbeReplayState, RNGSta
 from infomax.methods.contract import Batch, StepLosses, StepOutput
 from infomax.methods.schedule import WarmupCosine, WarmupMultiStep
 from infomax.nn.amdim import AMDIMEncoder
-from infomax.nn.encoders import ENCODERS
+from infomax.nn.encoders import encoder_builder
 from infomax.nn.global_bn import convert_global_batchnorm
 from infomax.nn.probes import OnlineProbes
 from infomax.numerics import profiler_range
@@ -104,6 +104,9 @@ class SSLMethod(L.LightningModule):
         self.nonfinite_guard = NonFiniteGuard(cfg.train.skip_nonfinite)
         self.rng_states = RNGStates()
         self.probe_replay = ProbeReplayState()
+        # Every backbone make_backbone built, in order (a plain list: the modules are
+        # registered where the method keeps them, so the state dict is unchanged).
+        self._backbones: list[nn.Module] = []
 
     @classmethod
     def check_config(cls, cfg: Config) -> None:
@@ -137,13 +140,25 @@ class SSLMethod(L.LightningModule):
         only: unless ``local_heads``, they are frozen, which keeps them out of the
         optimizer and keeps DDP from waiting for gradients that never come."""
         m = self.cfg.model
-        enc = ENCODERS[m.encoder](in_channels or self.in_channels, self.image_size, m)
+        enc = encoder_builder(m.encoder)(in_channels or self.in_channels, self.image_size, m)
         if isinstance(enc, AMDIMEncoder) and not local_heads:
             enc.embed5.requires_grad_(False)
             enc.embed7.requires_grad_(False)
         if self.cfg.train.channels_last:
             enc.to(memory_format=torch.channels_last)
+        self._backbones.append(enc)
         return enc
+
+    @property
+    def backbones(self) -> tuple[nn.Module, ...]:
+        """The backbones ``make_backbone`` built, in the order it built them (one for most
+        methods, CMC's two; momentum copies are not among them)."""
+        return tuple(self._backbones)
+
+    def backbones_loaded(self) -> None:
+        """Called once new weights were loaded into ``backbones`` (``model.init_from``):
+        whatever was derived from them at construction follows (momentum copies,
+        ``MomentumMethod``). Nothing here."""
 
     @property
     def train_set_size(self) -> int:

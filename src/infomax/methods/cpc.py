@@ -38,8 +38,9 @@ class CPCEncoder(nn.Module):
     patch grid, encodes every patch with the backbone's global vector and mean-pools the
     codes (Henaff et al. 2019, Sec. 4.1), so every evaluation tool uses it.
 
-    A backbone that needs a fixed input size (the AMDIM encoder) gets its patches resized
-    bilinearly to that size; ResNets take the patches as they are."""
+    A backbone that needs a fixed input size (the AMDIM encoder, a timm model laid out for
+    one size: ``fixed_input``) gets its patches resized bilinearly to that size; ResNets
+    take the patches as they are."""
 
     def __init__(self, backbone: nn.Module, image_size: int, patch_size: int,
                  patch_stride: int, channels_last: bool = False) -> None:
@@ -48,7 +49,8 @@ class CPCEncoder(nn.Module):
         self.in_channels, self.image_size = backbone.in_channels, image_size
         self.feature_dim = backbone.feature_dim
         self.patch_size, self.patch_stride = patch_size, patch_stride
-        self.resize_to = backbone.image_size if isinstance(backbone, AMDIMEncoder) else None
+        fixed = isinstance(backbone, AMDIMEncoder) or getattr(backbone, "fixed_input", False)
+        self.resize_to = backbone.image_size if fixed else None
         self.channels_last = channels_last
 
     def patch_codes(self, x: Tensor) -> Tensor:

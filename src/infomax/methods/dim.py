@@ -10,10 +10,12 @@ from torch import Tensor, nn
 
 from infomax.config import setting
 from infomax.dist import gather_targets, global_sum, world_size
+from infomax.errors import ConfigError
 from infomax.losses.dim import dim_loss
 from infomax.methods import recipes
 from infomax.methods.base import SSLMethod, register_method
 from infomax.methods.contract import Batch, StepOutput
+from infomax.nn.timm_backbones import LOCAL_MIN
 
 
 @dataclass
@@ -53,10 +55,23 @@ class DIM(SSLMethod):
     def __init__(self, config: Any, num_classes: int, in_channels: int, image_size: int) -> None:
         super().__init__(config, num_classes, in_channels, image_size)
         self.encoder = self.make_backbone()
+        self._check_local_map(image_size)
         e = self.cfg.dim.embed_dim
         self.global_head = EmbedHead(self.encoder.feature_dim, e, conv=False)
         self.local_head = EmbedHead(self.encoder.local_dim, e, conv=True)
         self.build_probes(self.encoder.feature_dim)
+
+    def _check_local_map(self, image_size: int) -> None:
+        # An encoder that says how large its local map is (timm's) must give the local
+        # term LOCAL_MIN x LOCAL_MIN locations at least (the ViTs' patch grid at 32 px does
+        # not).
+        side = getattr(self.encoder, "local_size", None)
+        if side is not None and side < LOCAL_MIN:
+            need = -(-image_size * LOCAL_MIN // max(side, 1))
+            raise ConfigError(
+                f"model.encoder: {self.cfg.model.encoder} gives a {side}x{side} local map on "
+                f"{image_size} px images, and dim needs at least {LOCAL_MIN}x{LOCAL_MIN}; set "
+                f"data.image_size to {need} or more, or choose another model.encoder")
 
     def ssl_step(self, batch: Batch) -> StepOutput:
         x1 = batch.views[0]

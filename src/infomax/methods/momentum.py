@@ -26,6 +26,11 @@ class MomentumMethod(SSLMethod):
         setattr(self, name, frozen_copy(getattr(self, online)))
         self.momentum_pairs.append((name, online))
 
+    def backbones_loaded(self) -> None:
+        # The copies start equal to their online networks, as at construction.
+        for name, online in self.momentum_pairs:
+            getattr(self, name).load_state_dict(getattr(self, online).state_dict())
+
     def momentum(self) -> float:
         """m for the update after the optimizer step just taken: each momentum method
         defines it (MoCo a constant, BYOL a cosine schedule)."""

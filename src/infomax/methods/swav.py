@@ -20,7 +20,7 @@ from infomax.losses.swav import swav_loss
 from infomax.methods import recipes
 from infomax.methods.base import SSLMethod, register_method
 from infomax.methods.contract import Batch, StepOutput
-from infomax.nn.encoders import FIXED_INPUT, IMAGE_SIZES, takes_input_size
+from infomax.nn.encoders import is_fixed_input, size_rule, takes_input_size
 from infomax.nn.heads import projection_mlp
 from infomax.numerics import score_dtype
 
@@ -76,7 +76,7 @@ def small_crop_size(cfg: Any, image_size: int) -> int:
                           f"the default ({default} px)")
     if not takes_input_size(encoder, image_size, given):
         takes = (f"built for {image_size} px images takes {image_size} px inputs only"
-                 if encoder in FIXED_INPUT else f"takes {IMAGE_SIZES[encoder][1]} px inputs")
+                 if is_fixed_input(encoder) else f"takes {size_rule(encoder)[1]} px inputs")
         raise ConfigError(f"swav.small_size: {given} px cannot be fed to the {encoder} "
                           f"encoder, which {takes}; set swav.small_size to null (the "
                           f"default, {default} px) or choose another model.encoder")

@@ -7,6 +7,9 @@ A backbone is an ``nn.Module`` with
 - ``forward_features(x) -> (global (B, feature_dim), local (B, local_dim, h, w))``: the
   global vector and an intermediate feature map, computed in one pass;
 - ``feature_dim`` and ``local_dim`` (ints), ``in_channels`` and ``image_size``.
+
+Besides the registered names, ``timm:<name>`` names any model of timm
+(``infomax.nn.timm_backbones``); ``encoder_builder`` and the size rules below know both.
 """
 
 from __future__ import annotations
@@ -18,7 +21,10 @@ import torch
 import torchvision
 from torch import Tensor, nn
 
+from infomax.errors import ConfigError
+from infomax.nn import timm_backbones
 from infomax.nn.amdim import AMDIMEncoder
+from infomax.nn.timm_backbones import TimmEncoder, is_timm
 from infomax.registry import Registry
 
 Builder = Callable[[int, int, Any], nn.Module]
@@ -35,11 +41,58 @@ def register_encoder(name: str) -> Callable[[Builder], Builder]:
 IMAGE_SIZES: dict[str, tuple[Callable[[int], bool], str]] = {}
 
 
+def encoder_names() -> tuple[str, ...]:
+    """The encoder names, as shown to users: the registered ones, then ``timm:<name>``."""
+    return (*ENCODERS.names(), timm_backbones.PREFIX + "<name>")
+
+
+def check_encoder_name(name: str, key: str = "model.encoder") -> None:
+    """ConfigError (one line) unless ``name`` is a registered encoder or ``timm:<name>`` of
+    a model timm builds (with its closest names where it is not)."""
+    if is_timm(name):
+        timm_backbones.model_name(name)
+    elif name not in ENCODERS:
+        timm_has = isinstance(name, str) and name in timm_backbones.model_names()
+        hint = f" (timm:{name} for timm's)" if timm_has else ""
+        raise ConfigError(f"{key}: {name!r} is not valid{hint}; choose one of "
+                          f"{', '.join(ENCODERS.names())}, or timm:<name> for a model of "
+                          f"timm (timm.list_models())")
+
+
+def encoder_builder(name: str) -> Builder:
+    """The builder of encoder ``name``: a registered one, or a timm model's for
+    ``timm:<name>``; ConfigError for an unknown name."""
+    if is_timm(name):
+        model = timm_backbones.model_name(name)
+        return lambda c, size, m: TimmEncoder(model, c, size)
+    check_encoder_name(name)
+    return ENCODERS[name]
+
+
+def size_rule(encoder: str) -> tuple[Callable[[int], bool], str] | None:
+    """The input sizes encoder ``encoder`` takes, (predicate, the sizes in words), or None
+    where it takes any. A timm model takes any size at least its output stride (so that its
+    last stage keeps one location), and, when laid out for one size (a ViT, built for
+    data.image_size), that size only (see ``is_fixed_input``)."""
+    if is_timm(encoder):
+        reduction = timm_backbones.facts(timm_backbones.model_name(encoder)).reduction
+        return (lambda s: s >= reduction,
+                f"any size >= {reduction} (its output stride)")
+    return IMAGE_SIZES.get(encoder)
+
+
+def is_fixed_input(encoder: str) -> bool:
+    """Whether encoder ``encoder``, once built for an image size, takes inputs of that size
+    only: the AMDIM encoder (laid out for 32, 64 or 128 px), and the timm models built
+    with ``img_size`` that do not resize (``dynamic_img_size``)."""
+    if is_timm(encoder):
+        return timm_backbones.facts(timm_backbones.model_name(encoder)).fixed_input
+    return encoder in FIXED_INPUT
+
+
 def check_image_size(encoder: str, size: int, key: str = "image size") -> None:
     """ConfigError (one line) if encoder ``encoder`` cannot take ``size`` px images."""
-    from infomax.errors import ConfigError
-
-    rule = IMAGE_SIZES.get(encoder)
+    rule = size_rule(encoder)
     if rule is not None and not rule[0](size):
         raise ConfigError(f"{key}: the {encoder} encoder takes {rule[1]} px images, not "
                           f"{size}; set data.image_size to one of those (or choose another "
@@ -48,17 +101,18 @@ def check_image_size(encoder: str, size: int, key: str = "image size") -> None:
 
 IMAGE_SIZES["amdim"] = (lambda s: s in (32, 64, 128), "32, 64 or 128")
 # Encoders whose network, once built for an image size, takes inputs of that size only
-# (the AMDIM encoder's layers are laid out for its 32, 64 or 128 px).
+# (the AMDIM encoder's layers are laid out for its 32, 64 or 128 px); timm models: see
+# ``is_fixed_input``.
 FIXED_INPUT: set[str] = {"amdim"}
 
 
 def takes_input_size(encoder: str, image_size: int, size: int) -> bool:
     """Whether encoder ``encoder`` built for ``image_size`` px images takes inputs of
     ``size`` px (e.g. multi-crop's smaller crops): only ``image_size`` itself for an
-    encoder of ``FIXED_INPUT``, else the sizes of its ``IMAGE_SIZES`` rule."""
-    if encoder in FIXED_INPUT:
+    encoder of fixed input (``is_fixed_input``), else the sizes of its ``size_rule``."""
+    if is_fixed_input(encoder):
         return size == image_size
-    rule = IMAGE_SIZES.get(encoder)
+    rule = size_rule(encoder)
     return rule is None or rule[0](size)
 
 
@@ -158,8 +212,10 @@ class _Sizes:
 
 def build_encoder(name: str, in_channels: int, image_size: int, *, ndf: int = 128,
                   n_rkhs: int = 1024, n_depth: int = 3, use_bn: bool = False) -> nn.Module:
-    """Backbone ``name`` (one of ``ENCODERS``) for ``in_channels`` x ``image_size`` px
-    images; ``ndf``, ``n_rkhs``, ``n_depth`` and ``use_bn`` size the AMDIM encoder."""
-    if name not in ENCODERS:
-        raise ValueError(f"unknown encoder {name!r}; choose one of {ENCODERS.choices()}")
-    return ENCODERS[name](in_channels, image_size, _Sizes(ndf, n_rkhs, n_depth, use_bn))
+    """Backbone ``name`` (one of ``ENCODERS``, or ``timm:<name>``) for ``in_channels`` x
+    ``image_size`` px images; ``ndf``, ``n_rkhs``, ``n_depth`` and ``use_bn`` size the AMDIM
+    encoder."""
+    if name not in ENCODERS and not is_timm(name):
+        raise ValueError(f"unknown encoder {name!r}; choose one of {ENCODERS.choices()}, or "
+                         f"timm:<name>")
+    return encoder_builder(name)(in_channels, image_size, _Sizes(ndf, n_rkhs, n_depth, use_bn))

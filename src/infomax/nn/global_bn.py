@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from infomax.dist import all_reduce_, autograd_collective, world_size
+from infomax.errors import InfomaxError
 
 
 def _all_reduce(x: Tensor) -> Tensor:
@@ -58,19 +59,41 @@ class GlobalBatchNorm(nn.modules.batchnorm._BatchNorm):
         return y.to(x.dtype)
 
 
+class GlobalBatchNormAct(GlobalBatchNorm):
+    """``GlobalBatchNorm`` followed by the dropout and activation of a timm
+    ``BatchNormAct2d`` (its children ``drop`` and ``act``, kept under those names)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.act(self.drop(super().forward(x)))
+
+
+# BatchNorm layers whose forward is plain BatchNorm's.
+_PLAIN = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
+
+
 def convert_global_batchnorm(module: nn.Module) -> nn.Module:
     """``module`` with every BatchNorm layer replaced by a ``GlobalBatchNorm`` that shares
     its parameters and buffers (the same tensors, so optimizers and checkpoints are
-    unaffected). Returns the new root when ``module`` itself is a BatchNorm."""
+    unaffected). Returns the new root when ``module`` itself is a BatchNorm. A BatchNorm
+    that also applies a dropout and an activation (timm's ``BatchNormAct2d``: children
+    ``drop`` and ``act``) becomes a ``GlobalBatchNormAct`` with the same children; any
+    other kind of BatchNorm is refused (InfomaxError), since its forward is not known."""
     if isinstance(module, nn.modules.batchnorm._BatchNorm) and not isinstance(
             module, GlobalBatchNorm):
-        new = GlobalBatchNorm(module.num_features, module.eps, module.momentum,
-                              module.affine, module.track_running_stats,
-                              device="meta")
+        children = dict(module.named_children())
+        if type(module) not in _PLAIN and set(children) != {"drop", "act"}:
+            raise InfomaxError(f"train.sync_batchnorm: {type(module).__name__} is a BatchNorm "
+                               f"whose statistics cannot be taken over the global batch; "
+                               f"set train.sync_batchnorm=false (--no-sync-batchnorm)")
+        cls = GlobalBatchNormAct if children else GlobalBatchNorm
+        new = cls(module.num_features, module.eps, module.momentum, module.affine,
+                  module.track_running_stats, device="meta")
         for name, p in module.named_parameters(recurse=False):
             setattr(new, name, p)
         for name, b in module.named_buffers(recurse=False):
             new.register_buffer(name, b)
+        for name, child in children.items():
+            setattr(new, name, child)
         new.train(module.training)
         return new
     for name, child in module.named_children():
