@@ -458,3 +458,43 @@ def test_a_new_run_starts_from_init_from_once_and_a_resume_keeps_its_own(
     assert main([*args, "train.epochs=2", "--resume"]) == 0
     assert "model.init_from" not in capfd.readouterr().err
     assert read_checkpoint(run / "last.ckpt")["global_step"] == 2
+
+
+@pytest.mark.slow
+def test_a_timm_run_exports_to_timm_and_safetensors(timm_run, tmp_path, capfd):
+    # --format timm: the timm model's own state_dict, loaded strictly into the model the
+    # printed lines build; --format safetensors: rebuilt through timm by load_exported.
+    import infomax
+
+    ckpt = timm_run / "last.ckpt"
+    encoder = load_method(ckpt).encoder.eval()
+    x = torch.randn(3, encoder.in_channels, encoder.image_size, encoder.image_size)
+    with torch.no_grad():
+        expected = encoder.embed(x)
+    out = tmp_path / "timm.pt"
+    capfd.readouterr()
+    assert main(["export", str(ckpt), "--format", "timm", "-o", str(out)]) == 0
+    lines = capfd.readouterr().out.splitlines()
+    build, load = lines[lines.index("load it with:") + 1:]
+    assert '"test_resnet", num_classes=0, in_chans=1' in build
+    namespace: dict = {}
+    exec(build, namespace)
+    exec(load, namespace)  # strict=True
+    with torch.no_grad():
+        torch.testing.assert_close(namespace["model"](x), expected, rtol=1e-5, atol=1e-5)
+    st = tmp_path / "enc.safetensors"
+    assert main(["export", str(ckpt), "--format", "safetensors", "-o", str(st)]) == 0
+    torch.testing.assert_close(infomax.load_exported(st).embed(x), expected,
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_the_timm_loading_line_of_a_vit_gives_the_size_it_was_built_for():
+    from infomax.eval.model_export import _timm_arguments, loading_code
+
+    enc = TimmEncoder("test_vit", in_channels=3, image_size=64)
+    extra = _timm_arguments(enc)
+    assert extra == ", img_size=64"
+    build, _ = loading_code("timm", VIT, 3, 64, "f.pt", extra)
+    namespace: dict = {}
+    exec(build, namespace)
+    namespace["model"].load_state_dict(enc.model.state_dict())  # strict: same architecture

@@ -4,8 +4,10 @@
   own names, the classifier excluded, for ``torchvision.models.resnetN()`` or
   ``timm.create_model("resnetN", num_classes=0, in_chans=C)`` with the encoder's stem
   (for inputs up to 64 px the small-image stem: a 3x3 stride-1 conv1 and no max-pool),
-  loadable with ``strict=True``. ``loading_code`` gives the two Python lines that build
-  that model and load the file.
+  loadable with ``strict=True``; for a ``timm:<name>`` encoder, ``timm``: its timm
+  model's own state_dict, for ``timm.create_model(name, num_classes=0, in_chans=C)`` (and
+  ``img_size`` where the run built it with one). ``loading_code`` gives the two Python
+  lines that build that model and load the file.
 - ``safetensors`` (every encoder): the encoder's own state_dict, with its config (the
   encoder, its input, the model section, the test view's preprocessing, the infomax
   version) in the file's metadata and, for reading, in ``<file>.json`` beside it;
@@ -41,7 +43,9 @@ from infomax.devices import resolve_device
 from infomax.errors import InfomaxError
 from infomax.eval.pretrained import PretrainedEncoder, view_info
 from infomax.files import atomic_save, atomic_write, atomic_write_bytes, atomic_write_text
-from infomax.nn.encoders import ENCODERS, RESNETS, ResNetEncoder
+from infomax.nn import timm_backbones
+from infomax.nn.encoders import ENCODERS, RESNETS, ResNetEncoder, encoder_builder, is_timm
+from infomax.nn.timm_backbones import TimmEncoder, layout
 from infomax.runs import load_method
 
 FORMATS = ("torchvision", "timm", "safetensors", "onnx")
@@ -136,27 +140,53 @@ def encoder_config(method: Any, checkpoint: str | Path) -> dict[str, Any]:
 
 
 def _refuse_format(fmt: str, encoder: str) -> InfomaxError:
+    also = " or a timm:<name> encoder" if fmt == "timm" else ""
     return InfomaxError(f"--format {fmt}: the {encoder} encoder is not a {fmt} ResNet "
-                        f"({', '.join(RESNETS)} are); export it with --format "
+                        f"({', '.join(RESNETS)} are{also}); export it with --format "
                         f"{' or --format '.join(ANY_ENCODER)}")
 
 
 def resnet_weights(encoder: nn.Module, fmt: str, name: str | None = None
                    ) -> dict[str, torch.Tensor]:
     """A ResNet encoder's weights under the names of ``fmt`` ("torchvision" or "timm":
-    the same names, those of torchvision's ResNet without fc); InfomaxError naming the
-    formats that work for any other encoder (``name``: the encoder's, for the message)."""
+    the same names, those of torchvision's ResNet without fc), or, for ``fmt`` "timm", a
+    ``timm:<name>`` encoder's own timm model's state_dict; InfomaxError naming the formats
+    that work for any other encoder (``name``: the encoder's, for the message)."""
+    if fmt == "timm" and isinstance(encoder, TimmEncoder):
+        if not encoder.intermediates:
+            # Built features_only (no forward_intermediates): its weights are named as
+            # timm's feature wrapper names them, not as timm.create_model's model.
+            raise InfomaxError(f"--format timm: timm:{encoder.name} was built with "
+                               f"features_only=True, whose weights timm.create_model's "
+                               f"model does not take; export it with --format "
+                               f"{' or --format '.join(ANY_ENCODER)}")
+        return {k: v.detach().clone() for k, v in encoder.model.state_dict().items()}
     if not isinstance(encoder, ResNetEncoder):
         raise _refuse_format(fmt, name or type(encoder).__name__)
     return encoder.torchvision_state_dict()
 
 
+def _timm_arguments(encoder: nn.Module) -> str:
+    """The keyword arguments beyond num_classes and in_chans that built a ``timm:<name>``
+    encoder's model (``img_size`` for the models laid out for one size)."""
+    kwargs = dict(layout(encoder.name, encoder.in_channels, encoder.image_size).kwargs)
+    kwargs = {k: v for k, v in kwargs.items()
+              if k not in ("pretrained", "num_classes", "in_chans")}
+    return "".join(f", {k}={v!r}" for k, v in sorted(kwargs.items()))
+
+
 def loading_code(fmt: str, name: str, in_channels: int, image_size: int,
-                 path: str | Path) -> tuple[str, str]:
+                 path: str | Path, timm_arguments: str = "") -> tuple[str, str]:
     """The two Python lines that load an export: the first builds the model (the target
     library's, with the encoder's stem) or opens the file, the second loads it (for
-    torchvision and timm, ``strict=True``) or runs it."""
+    torchvision and timm, ``strict=True``) or runs it. ``name`` "timm:<model>": that timm
+    model as the run built it (``timm_arguments``: its further keyword arguments)."""
     where = json.dumps(str(path))
+    if fmt == "timm" and is_timm(name):
+        build = (f"import torch, timm; model = timm.create_model("
+                 f"{json.dumps(timm_backbones.model_name(name))}, num_classes=0, "
+                 f"in_chans={in_channels}{timm_arguments})")
+        return build, f"model.eval().load_state_dict(torch.load({where}, weights_only=True))"
     small = image_size <= ResNetEncoder.SMALL_STEM_MAX
     stem = (f"; model.conv1 = torch.nn.Conv2d({in_channels}, 64, 3, 1, 1, bias=False); "
             f"model.maxpool = torch.nn.Identity()")
@@ -333,8 +363,9 @@ def export_encoder(checkpoint: str | Path, output: str | Path, fmt: str) -> Expo
         files, difference = _write_onnx(encoder, config, out)
     description = (f"(B, {c}, {s}, {s}) float32, the test view: "
                    f"{config['preprocessing']['description']}")
-    return ExportResult(out, fmt, files, loading_code(fmt, name, c, s, out), description,
-                        difference)
+    extra = _timm_arguments(encoder) if fmt == "timm" and is_timm(name) else ""
+    return ExportResult(out, fmt, files, loading_code(fmt, name, c, s, out, extra),
+                        description, difference)
 
 
 def load_exported(path: str | Path, device: str | torch.device | None = None
@@ -371,12 +402,14 @@ def load_exported(path: str | Path, device: str | torch.device | None = None
                            f"(export format {config['format_version']}); upgrade infomax "
                            f"to read it")
     name, c, s = config["encoder"], int(config["in_channels"]), int(config["image_size"])
-    if name not in ENCODERS:
+    try:
+        build = encoder_builder(name)
+    except InfomaxError:
         raise InfomaxError(f"{path}: encoder {name!r} is not one this infomax has "
-                           f"({ENCODERS.choices()})")
+                           f"({ENCODERS.choices()}, or timm:<name>)") from None
     known = {f.name for f in dataclasses.fields(ModelConfig)}
     model = ModelConfig(**{k: v for k, v in config["model"].items() if k in known})
-    encoder = ENCODERS[name](c, s, model)
+    encoder = build(c, s, model)
     try:
         encoder.load_state_dict(tensors, strict=True)
     except RuntimeError as e:
