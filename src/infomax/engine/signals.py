@@ -17,6 +17,7 @@ kill them under the main process (they are stopped by it, without a traceback).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -24,14 +25,37 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import lightning as L
 import torch
 
 from infomax.data.module import STOP_SIGNALS
 from infomax.dist import all_reduce_, rank, world_size
-from infomax.errors import TrainingInterrupted
+from infomax.errors import StoppedBySignal, TrainingInterrupted
+
+@contextlib.contextmanager
+def stop_at_once(what: str, kept: str) -> Iterator[None]:
+    """While inside, a stop signal (SIGTERM, SIGINT, SIGUSR1) raises ``StoppedBySignal``
+    at once in the main thread, wherever it is: for work that has nothing to save on the
+    way and writes its result only at its end, atomically (a probe, fine-tuning included),
+    so that a stopped command ends in one line (``what`` stopped by SIGTERM; ``kept``) and
+    128 + the signal's number. The previous handlers are restored on the way out; outside
+    the main thread nothing is installed."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handle(signum: int, frame: Any) -> None:
+        raise StoppedBySignal(signum, what, kept)
+
+    previous = {sig: signal.signal(sig, handle) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+
 
 def slurm_job_id() -> str | None:
     """The id ``scontrol requeue`` takes for this SLURM job (array jobs included), or None
