@@ -24,9 +24,9 @@ from infomax.data.registry import dataset_info
 from infomax.data.views import finetune_view, test_view
 from infomax.errors import ConfigError, InfomaxError, NonFiniteError
 from infomax.eval.features import checkpoint_features, resolve_probe_data
-from infomax.eval.finetune import (FinetuneResult, check_label_fraction, finetune,
+from infomax.eval.finetune import (FinetuneResult, _accuracy, check_label_fraction, finetune,
                                    finetune_checkpoint, fraction_epochs, split_labels)
-from infomax.eval.protocols import per_class_subset
+from infomax.eval.protocols import per_class_subset, topk_accuracy
 from infomax.runs import load_method
 
 
@@ -88,6 +88,26 @@ def test_a_label_fraction_outside_0_1_is_refused(fraction):
 
 def test_no_label_fraction_means_every_label():
     assert check_label_fraction(None) == 1.0 and check_label_fraction(1) == 1.0
+
+
+class Scores(nn.Module):
+    """An "encoder" whose features are its input: the head's input is the score matrix."""
+
+    feature_dim = 7
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
+@pytest.mark.parametrize("classes, batch_size", [(7, 16), (3, 5), (7, 200)])
+def test_the_scores_are_counted_as_topk_accuracy_counts_them(classes, batch_size):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(103, classes, generator=g)
+    y = torch.randint(classes, (103,), generator=g)
+    data = torch.utils.data.TensorDataset(x, y)
+    got = _accuracy(Scores(), nn.Identity(), data, batch_size=batch_size, num_workers=0,
+                    device=torch.device("cpu"), channels_last=False, desc="", progress=False)
+    assert got == pytest.approx([topk_accuracy(x, y, 1), topk_accuracy(x, y, 5)], abs=1e-6)
 
 
 # ----------------------------------------------------------------------------- fine-tuning

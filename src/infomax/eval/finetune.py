@@ -43,7 +43,7 @@ from infomax.data.views import finetune_view, test_view
 from infomax.devices import resolve_device
 from infomax.errors import ConfigError, NonFiniteError
 from infomax.eval.features import resolve_probe_data
-from infomax.eval.protocols import per_class_subset, topk_accuracy
+from infomax.eval.protocols import per_class_subset
 from infomax.methods.schedule import WarmupCosine
 from infomax.runs import load_method
 
@@ -138,22 +138,26 @@ def _loader(dataset: Dataset, batch_size: int, num_workers: int, device: torch.d
 
 
 @torch.inference_mode()
-def _scores(encoder: nn.Module, head: nn.Module, dataset: Dataset, batch_size: int,
-            num_workers: int, device: torch.device, channels_last: bool, desc: str,
-            progress: bool) -> tuple[Tensor, Tensor]:
-    """Class scores (N, C) float32 on the CPU and labels (N,) of every item, in order."""
+def _accuracy(encoder: nn.Module, head: nn.Module, dataset: Dataset, batch_size: int,
+              num_workers: int, device: torch.device, channels_last: bool, desc: str,
+              progress: bool) -> tuple[float, float]:
+    """Top-1 and top-5 (top-C with fewer classes) of every item of ``dataset``, counted
+    batch by batch (no (N, C) score matrix is kept)."""
     autocast, _ = _autocast(device)
-    scores, labels = [], []
-    loader = _loader(dataset, batch_size, num_workers, device)
-    for x, y in tqdm(loader, desc=desc, disable=not progress, leave=False):
+    hits = torch.zeros(2, dtype=torch.int64)
+    count = 0
+    for x, y in tqdm(_loader(dataset, batch_size, num_workers, device), desc=desc,
+                     disable=not progress, leave=False):
         x = x.to(device, non_blocking=True)
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         with autocast:
             logits = head(encoder.embed(x))
-        scores.append(logits.float().cpu())
-        labels.append(torch.as_tensor(y))
-    return torch.cat(scores), torch.cat(labels)
+        y = torch.as_tensor(y).to(device)
+        top = logits.float().topk(min(5, logits.shape[1]), dim=1).indices == y[:, None]
+        hits += torch.stack([top[:, 0].sum(), top.any(1).sum()]).cpu()
+        count += len(y)
+    return (hits / max(count, 1)).tolist()
 
 
 def finetune(model: Any, source: DataSource, cfg: ProbeConfig | None = None, *,
@@ -192,7 +196,7 @@ def finetune(model: Any, source: DataSource, cfg: ProbeConfig | None = None, *,
     # one every epoch, the order is shuffled) sits the epoch out.
     drop_last = indices.numel() % batch == 1
 
-    with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
+    with torch.random.fork_rng(devices=[dev.index] if dev.type == "cuda" else []):
         torch.manual_seed(seed)
         encoder = copy.deepcopy(model.encoder).to(dev)
         head = nn.Linear(encoder.feature_dim, info.num_classes)
@@ -246,15 +250,12 @@ def finetune(model: Any, source: DataSource, cfg: ProbeConfig | None = None, *,
         head.eval()
         scored = dict(batch_size=max(batch, 256), num_workers=num_workers, device=dev,
                       channels_last=channels_last, progress=progress)
-        test_scores, test_labels = _scores(encoder, head, test_set, desc="fine-tuned test",
-                                           **scored)
+        top1, top5 = _accuracy(encoder, head, test_set, desc="fine-tuned test", **scored)
         train_clean = Subset(source.build("train", test_view(info, views)), indices.tolist())
-        train_scores, train_labels = _scores(encoder, head, train_clean,
-                                             desc="fine-tuned train", **scored)
+        train_top1, _ = _accuracy(encoder, head, train_clean, desc="fine-tuned train",
+                                  **scored)
     return FinetuneResult(
-        top1=topk_accuracy(test_scores, test_labels, 1),
-        top5=topk_accuracy(test_scores, test_labels, 5),
-        train_top1=topk_accuracy(train_scores, train_labels, 1),
+        top1=top1, top5=top5, train_top1=train_top1,
         epochs=epochs, full_label_epochs=cfg.finetune_epochs, lr=lr,
         lr_per_256=cfg.finetune_lr, batch_size=batch, momentum=cfg.finetune_momentum,
         weight_decay=cfg.finetune_weight_decay, label_fraction=fraction,
