@@ -252,7 +252,8 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--knn-k", type=int, default=200, help="neighbours of the kNN (200)")
     pr.add_argument("--knn-temperature", type=_finite_float, default=0.1,
                     help="temperature of the kNN vote weights exp(sim / t) (0.1)")
-    pr.add_argument("--workers", type=int, help="DataLoader workers for feature extraction")
+    pr.add_argument("--workers", type=int, help="DataLoader workers for feature extraction "
+                                                "and fine-tuning")
     pr.add_argument("--no-cache", action="store_true",
                     help="extract the features again (else reused from <run>/features/)")
     ft = pr.add_argument_group("fine-tuning", "--protocol finetune: the encoder and a new "
@@ -260,7 +261,7 @@ def _parser() -> argparse.ArgumentParser:
     ft.add_argument("--label-fraction", type=_finite_float, metavar="F",
                     help="fine-tune on this share of every class's labels, in (0, 1], e.g. "
                          "0.01 or 0.1: the fixed draw of the fractions protocol (default: all)")
-    ft.add_argument("--label-seed", type=int, default=0,
+    ft.add_argument("--label-seed", type=int, default=0, metavar="N",
                     help="which fixed draw of --label-fraction (the fractions protocol's "
                          "are 0, 1, 2; default 0)")
     ft.add_argument("--finetune-lr", type=_finite_float, metavar="LR",
