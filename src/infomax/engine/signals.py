@@ -13,6 +13,10 @@ Lightning's own handlers (its SIGTERM handler exits with status 0, its SLURM han
 writes an ``hpc_ckpt`` file of its own) are replaced while training runs; DataLoader
 workers ignore these signals, so that a signal sent to the whole process group does not
 kill them under the main process (they are stopped by it, without a traceback).
+
+Commands with nothing to save on the way, which write their result only when they end
+(``infomax probe``, fine-tuning included), stop at once instead (``stop_at_once``): one
+line, the same exit status, and nothing written.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import torch
 from infomax.data.module import STOP_SIGNALS
 from infomax.dist import all_reduce_, rank, world_size
 from infomax.errors import StoppedBySignal, TrainingInterrupted
+
 
 @contextlib.contextmanager
 def stop_at_once(what: str, kept: str) -> Iterator[None]:
