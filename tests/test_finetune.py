@@ -10,11 +10,14 @@ import hashlib
 import json
 import math
 import os
+import shutil
 import signal
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 import torch
+import yaml
 import torch.nn.functional as F
 from torch import nn
 
@@ -342,3 +345,21 @@ def test_finetune_beside_the_frozen_protocols(run_copy, capfd):
     assert res["finetune"]["updates"] == 4 and set(res["protocol_seconds"]) == {"knn",
                                                                                "finetune"}
     assert math.isfinite(res["finetune"]["top1"]) and "kNN" in out and "fine-tuned" in out
+
+
+def test_a_run_saved_before_fine_tuning_existed_fine_tunes_with_the_defaults(
+        fake_fmnist, tmp_path, capfd):
+    run = tmp_path / "amdim"
+    shutil.copytree(Path(__file__).parent / "fixtures" / "legacy" / "amdim", run)
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    assert not any(k.startswith("finetune") for k in saved["probe"])
+    rc = main(["probe", str(run / "last.ckpt"), "--data-dir", str(fake_fmnist), "--protocol",
+               "finetune", "--label-fraction", "0.5", "--finetune-batch-size", "64",
+               "--epochs", "1", "--no-progress"])
+    out, err = capfd.readouterr()
+    assert rc == 0, err
+    ft = json.loads((run / "probe-last.json").read_text())["finetune"]
+    assert (ft["lr_per_256"], ft["momentum"], ft["weight_decay"]) == (0.05, 0.9, 0.0)
+    source = resolve_probe_data(load_method(run / "last.ckpt"), None, str(fake_fmnist))
+    labels = per_class_subset(split_labels(source.build("train")), 0.5, 0).numel()
+    assert ft["labels"] == labels and ft["updates"] == math.ceil(labels / 64) == 2
