@@ -23,6 +23,7 @@ supported).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import time
@@ -123,7 +124,7 @@ def _autocast(device: torch.device) -> tuple[Any, torch.dtype | None]:
     """The autocast context and its dtype: bf16 (fp16 where the GPU has no bf16) on CUDA,
     none elsewhere (the CPU path stays in fp32)."""
     if device.type != "cuda":
-        return torch.autocast(device.type, enabled=False), None
+        return contextlib.nullcontext(), None
     dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return torch.autocast("cuda", dtype=dtype), dtype
 
