@@ -13,7 +13,7 @@ import typing
 from pathlib import Path
 from typing import Any, Sequence
 
-from infomax.errors import InfomaxError, TrainingInterrupted
+from infomax.errors import InfomaxError, StoppedBySignal, TrainingInterrupted
 
 EPILOG_PRETRAIN = """\
 Any config key can be set as key=value, anywhere on the line, e.g.
@@ -240,22 +240,41 @@ def _parser() -> argparse.ArgumentParser:
     pt.add_argument("overrides", nargs="*", metavar="key=value")
 
     pr = sub.add_parser("probe", help="evaluate a pretrained encoder: linear, MLP, kNN, label "
-                                      "fractions, on its data set or another (transfer)")
+                                      "fractions, fine-tuning, on its data set or another "
+                                      "(transfer)")
     pr.add_argument("checkpoint", help="a .ckpt written by 'infomax pretrain'")
     pr.add_argument("--protocol", nargs="+", default=["linear"], metavar="P",
-                    help="any of: linear, mlp, knn, fractions (default: linear)")
+                    help="any of: linear, mlp, knn, fractions, finetune (default: linear)")
     pr.add_argument("--data", help=DATA_HELP).names = _Names("data")
     pr.add_argument("--data-dir", help="data root")
     pr.add_argument("--mlp", action="store_true", help="also the MLP head (= --protocol ... mlp)")
     pr.add_argument("--pixel-baseline", action="store_true",
                     help="also fit the same linear probe on raw pixels")
-    pr.add_argument("--epochs", type=int, help="classifier epochs (default: the config's)")
+    pr.add_argument("--epochs", type=int, help="epochs of the classifiers (probe.epochs) and "
+                                               "of fine-tuning on every label "
+                                               "(probe.finetune_epochs, which --label-fraction "
+                                               "stretches); default: the config's")
     pr.add_argument("--knn-k", type=int, default=200, help="neighbours of the kNN (200)")
     pr.add_argument("--knn-temperature", type=_finite_float, default=0.1,
                     help="temperature of the kNN vote weights exp(sim / t) (0.1)")
-    pr.add_argument("--workers", type=int, help="DataLoader workers for feature extraction")
+    pr.add_argument("--workers", type=int, help="DataLoader workers for feature extraction "
+                                                "and fine-tuning")
     pr.add_argument("--no-cache", action="store_true",
                     help="extract the features again (else reused from <run>/features/)")
+    ft = pr.add_argument_group("fine-tuning", "--protocol finetune: the encoder and a new "
+                               "linear head trained end to end (SimCLR's protocol)")
+    ft.add_argument("--label-fraction", type=_finite_float, metavar="F",
+                    help="fine-tune on this share of every class's labels, in (0, 1], e.g. "
+                         "0.01 or 0.1: the fixed draw of the fractions protocol (default: all)")
+    ft.add_argument("--label-seed", type=int, default=0, metavar="N",
+                    help="which fixed draw of --label-fraction (the fractions protocol's "
+                         "are 0, 1, 2; default 0)")
+    ft.add_argument("--finetune-lr", type=_finite_float, metavar="LR",
+                    help="rate per 256 images (probe.finetune_lr, SimCLR's 0.05)")
+    ft.add_argument("--finetune-batch-size", type=int, metavar="B",
+                    help="images per update (probe.finetune_batch_size, 256)")
+    pr.add_argument("--device", help="where fine-tuning runs: auto (default: cuda when "
+                                     "available, else cpu), cpu, cuda, cuda:N, mps")
     pr.add_argument("-o", "--output", help="result JSON (default: probe-<ckpt>.json beside it)")
     pr.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -535,14 +554,20 @@ def _pretrain(args: argparse.Namespace) -> int:
 
 def _probe(args: argparse.Namespace) -> int:
     from infomax.engine.probe import run_probe
+    from infomax.engine.signals import stop_at_once
 
     if args.workers is not None and args.workers < 0:
         raise InfomaxError(f"--workers: {args.workers} must be >= 0")
-    res = run_probe(args.checkpoint, data=args.data, data_dir=args.data_dir,
-                    protocols=args.protocol, mlp=args.mlp, pixel_baseline=args.pixel_baseline,
-                    epochs=args.epochs, knn_k=args.knn_k, knn_temperature=args.knn_temperature,
-                    num_workers=args.workers, progress=not args.no_progress,
-                    cache=not args.no_cache, out=args.output)
+    with stop_at_once("probe", "the checkpoint is unchanged and no result was written"):
+        res = run_probe(args.checkpoint, data=args.data, data_dir=args.data_dir,
+                        protocols=args.protocol, mlp=args.mlp,
+                        pixel_baseline=args.pixel_baseline, epochs=args.epochs,
+                        knn_k=args.knn_k, knn_temperature=args.knn_temperature,
+                        num_workers=args.workers, progress=not args.no_progress,
+                        cache=not args.no_cache, out=args.output,
+                        label_fraction=args.label_fraction, label_seed=args.label_seed,
+                        finetune_lr=args.finetune_lr,
+                        finetune_batch_size=args.finetune_batch_size, device=args.device)
     transfer = f", pretrained on {res['pretrained_on']}" if res["transfer"] else ""
     print(f"data: {res['data']} ({res['train_images']} train / {res['test_images']} test "
           f"images, {res['feature_dim']}-d features{transfer})")
@@ -557,6 +582,12 @@ def _probe(args: argparse.Namespace) -> int:
     for frac, r in res.get("fractions", {}).items():
         print(f"{'linear, ' + frac + ' labels':>19}: top-1 {100 * r['mean']:.2f}% "
               f"+- {100 * r['std']:.2f} ({len(r['draws'])} draws)")
+    if "finetune" in res:
+        r = res["finetune"]
+        epochs = f"{r['epochs']} epoch{'s' * (r['epochs'] != 1)}"
+        print(f"{'fine-tuned':>19}: top-1 {100 * r['top1']:.2f}%  top-5 {100 * r['top5']:.2f}%"
+              f"  ({100 * r['label_fraction']:g}% labels: {r['labels']} images, {epochs}, "
+              f"lr {r['lr']:g}, batch {r['batch_size']}, {r['device']})")
     print(f"result: {res['path']}")
     return 0
 
@@ -915,6 +946,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TrainingInterrupted as e:  # a study or benchmark stopped by a signal
         print(f"infomax: {e}; what was finished is kept: run the same command again to "
               f"continue", file=sys.stderr)
+        return e.exit_code
+    except StoppedBySignal as e:  # a probe stopped by a signal, with nothing written
+        print(f"infomax: {e}", file=sys.stderr)
         return e.exit_code
     except InfomaxError as e:
         print(f"infomax: error: {e}", file=sys.stderr)

@@ -401,6 +401,20 @@ class ProbeConfig:
     lr: float = _f(1e-3, min=0.0)
     weight_decay: float = _f(1e-5, min=0.0)
     batch_size: int = _f(256, min=1)
+    # The fine-tuning protocol (infomax probe --protocol finetune): SimCLR's (Chen et al.
+    # 2020, App. B.5) at the scale of Fashion-MNIST and CIFAR.
+    finetune_epochs: int = _f(15, min=1, help="fine-tuning epochs on every label; on a "
+                              "fraction f of them (--label-fraction) this x 2^log10(1/f): "
+                              "SimCLR's 30 epochs at 10% and 60 at 1%")
+    finetune_lr: float = _f(0.05, min=0.0, help="fine-tuning rate per 256 images: the rate "
+                            "is finetune_lr x finetune_batch_size / 256, cosine to 0 over "
+                            "the updates, no warmup (SimCLR: 0.05 x B/256)")
+    finetune_batch_size: int = _f(256, min=2, help="images per fine-tuning update (at least "
+                                  "2: BatchNorm learns from the batch)")
+    finetune_momentum: float = _f(0.9, min=0.0, help="Nesterov momentum of the fine-tuning "
+                                  "SGD (< 1; 0: plain SGD)")
+    finetune_weight_decay: float = _f(0.0, min=0.0, help="weight decay of fine-tuning "
+                                      "(SimCLR: none, no regularization at all)")
 
 
 def _default_sections() -> dict[str, Any]:
@@ -728,6 +742,9 @@ def _validate(cfg: Config) -> Config:
     if twice is not None:
         raise ConfigError(f"train.logger: {loggers!r} names {twice} twice; name each logger "
                           f"once")
+    if cfg.probe.finetune_momentum >= 1:
+        raise ConfigError(f"probe.finetune_momentum: {cfg.probe.finetune_momentum!r} must be "
+                          f"in [0, 1), e.g. 0.9")
     if not 0 <= cfg.train.seed < 2**32:
         raise ConfigError(f"train.seed: {cfg.train.seed!r} must be in 0..{2**32 - 1}")
     _validate_views(cfg.views)

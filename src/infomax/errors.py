@@ -76,3 +76,20 @@ class TrainingInterrupted(InfomaxError):
     @property
     def exit_code(self) -> int:
         return 128 + self.signum
+
+
+class StoppedBySignal(InfomaxError):
+    """Work stopped at once for a signal (SIGTERM, SIGINT, SIGUSR1), before it wrote its
+    result (``infomax.engine.signals.stop_at_once``); the exit status is 128 + the signal's
+    number."""
+
+    def __init__(self, signum: int, what: str, kept: str) -> None:
+        import signal
+
+        self.signum = int(signum)
+        self.signal_name = signal.Signals(self.signum).name
+        super().__init__(f"{what} stopped by {self.signal_name}; {kept}")
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum

@@ -17,6 +17,8 @@ normalization). A step whose probability is 0 is left out of the
 pipeline (it draws nothing from the RNG), so the defaults draw exactly what AMDIM's views do.
 The horizontal flip is not part of a single view: ``TwoViews`` draws it once per image and
 applies it before both views (``views.flip_shared``; else each view draws its own).
+The fine-tuning protocol's view (``finetune_view``) is the geometric part and the flip
+only.
 ``TwoViews(info, photometric=False)`` stops after the geometric part (uint8 views; with
 Fast AutoAugment after it, which stays on the CPU: ``worker_view``);
 ``infomax.data.device_views.DevicePhotometric`` then runs the rest of the photometric part
@@ -49,6 +51,7 @@ __all__ = [
     "ToChannels",
     "TwoViews",
     "blur_kernel_size",
+    "finetune_view",
     "geometric_view",
     "photometric_view",
     "geometric_test_view",
@@ -305,6 +308,18 @@ def worker_view(info: DatasetInfo, augment: str | bool = "plain",
     if augment_kind(augment) != "fast-autoaugment":
         return geometric
     return v2.Compose([geometric, *_augmentation(info, augment, policy)])
+
+
+def finetune_view(info: DatasetInfo, views: ViewsConfig | None = None) -> Callable:
+    """The training view of the fine-tuning protocol (SimCLR, App. B.5: random crop and
+    horizontal flip only, no colour augmentation): the geometric part of the run's views
+    (``geometric_view``: the translation at 32 px, else the random resized crop), the
+    horizontal flip with the run's ``views.flip_p`` (left out at 0, as set for data a flip
+    does not keep the label of), scaling to [0, 1] and normalization. uint8 (C, H, W) ->
+    float32 (C, S, S)."""
+    views = _views(views)
+    flip = [v2.RandomHorizontalFlip(min(1.0, views.flip_p))] if views.flip_p > 0 else []
+    return v2.Compose([geometric_view(info, views), *flip, *_to_normalized(info)])
 
 
 def test_view(info: DatasetInfo, views: ViewsConfig | None = None) -> Callable:

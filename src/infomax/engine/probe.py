@@ -1,6 +1,6 @@
 """``infomax probe``: evaluation protocols on the frozen features of a pretrained encoder:
 linear, MLP, weighted kNN, label fractions, on the pretraining data set or another one
-(transfer)."""
+(transfer); and fine-tuning of the encoder itself (``infomax.eval.finetune``)."""
 
 from __future__ import annotations
 
@@ -14,13 +14,18 @@ import torch
 
 from infomax.config import ProbeConfig
 from infomax.data.source import same_source
+from infomax.devices import resolve_device
 from infomax.errors import ConfigError
 from infomax.eval.features import checkpoint_features, resolve_probe_data
+from infomax.eval.finetune import check_label_fraction, finetune
 from infomax.eval.linear import extract_features, train_probe
 from infomax.eval.protocols import KNN_K, KNN_TEMPERATURE, fraction_eval, knn_eval
+from infomax.files import atomic_write_text
 from infomax.runs import load_method
 
-PROTOCOLS = ("linear", "mlp", "knn", "fractions")
+PROTOCOLS = ("linear", "mlp", "knn", "fractions", "finetune")
+# The protocols that read the frozen features (fine-tuning reads the images).
+FROZEN = ("linear", "mlp", "knn", "fractions")
 
 
 class PixelView:
@@ -36,12 +41,20 @@ def run_probe(checkpoint: str | Path, data: str | None = None, data_dir: str | N
               epochs: int | None = None, knn_k: int = KNN_K,
               knn_temperature: float = KNN_TEMPERATURE, batch_size: int = 256,
               num_workers: int | None = None, progress: bool = True, cache: bool = True,
-              out: str | Path | None = None) -> dict[str, Any]:
-    """Run ``protocols`` (any of linear, mlp, knn, fractions; ``mlp=True`` adds mlp) on the
-    frozen global features of the train and test splits (test-time views, every image,
-    cached beside the checkpoint), write ``probe-<checkpoint>.json`` (or ``out``) and
-    return it. ``epochs`` shortens or lengthens the classifier schedule, keeping the
-    milestones that fall inside it."""
+              out: str | Path | None = None, label_fraction: float | None = None,
+              label_seed: int = 0, finetune_lr: float | None = None,
+              finetune_batch_size: int | None = None,
+              device: str | torch.device | None = None) -> dict[str, Any]:
+    """Run ``protocols`` (any of linear, mlp, knn, fractions, finetune; ``mlp=True`` adds
+    mlp), write ``probe-<checkpoint>.json`` (or ``out``, atomically, once every protocol
+    has finished) and return it. linear, mlp, knn and fractions read the frozen global
+    features of the train and test splits (test-time views, every image, cached beside the
+    checkpoint); finetune trains a copy of the encoder on the images
+    (``infomax.eval.finetune``), on ``device``, on every label or on the per-class draw
+    ``label_fraction`` of seed ``label_seed``, at ``finetune_lr`` per 256 images and
+    ``finetune_batch_size`` (None: the run's ``probe.finetune_*``). ``epochs`` replaces
+    the classifier epochs (keeping the milestones that fall inside them) and the
+    fine-tuning epochs on every label (which a label fraction stretches)."""
     protocols = list(dict.fromkeys([*protocols, *(["mlp"] if mlp else [])]))
     unknown = [p for p in protocols if p not in PROTOCOLS]
     if unknown or not protocols:
@@ -52,6 +65,17 @@ def run_probe(checkpoint: str | Path, data: str | None = None, data_dir: str | N
     if knn_k < 1 or knn_temperature <= 0:
         raise ConfigError(f"kNN needs --knn-k >= 1 and --knn-temperature > 0 (got {knn_k}, "
                           f"{knn_temperature})")
+    if label_fraction is not None and "finetune" not in protocols:
+        raise ConfigError("--label-fraction: only --protocol finetune takes it (the "
+                          "fractions protocol draws 1% and 10% itself)")
+    check_label_fraction(label_fraction)
+    if label_seed < 0:
+        raise ConfigError(f"--label-seed: {label_seed} must be >= 0")
+    if finetune_lr is not None and not finetune_lr >= 0:
+        raise ConfigError(f"--finetune-lr: {finetune_lr} must be >= 0")
+    if finetune_batch_size is not None and finetune_batch_size < 2:
+        raise ConfigError(f"--finetune-batch-size: {finetune_batch_size} must be >= 2")
+    device = resolve_device(device)
     start = time.time()
     ckpt = Path(checkpoint)
     model = load_method(ckpt)
@@ -62,30 +86,44 @@ def run_probe(checkpoint: str | Path, data: str | None = None, data_dir: str | N
     name, root, info = source.name, source.root, source.info
     probe_cfg = probe_cfg or cfg.probe
     if epochs is not None:
-        probe_cfg = dataclasses.replace(probe_cfg, epochs=epochs,
+        probe_cfg = dataclasses.replace(probe_cfg, epochs=epochs, finetune_epochs=epochs,
                                         milestones=[m for m in probe_cfg.milestones if m < epochs])
+    if finetune_lr is not None:
+        probe_cfg = dataclasses.replace(probe_cfg, finetune_lr=finetune_lr)
+    if finetune_batch_size is not None:
+        probe_cfg = dataclasses.replace(probe_cfg, finetune_batch_size=finetune_batch_size)
     workers = cfg.data.num_workers if num_workers is None else num_workers
     # The data and root as given (not the resolved root as a --data-dir: a root found by
     # default, which need not exist when the data set is read from a system directory,
     # would then count as given and be refused).
-    train, test = (checkpoint_features(ckpt, split, data, data_dir, model=model,
-                                       batch_size=batch_size, num_workers=workers,
-                                       progress=progress, cache=cache)
-                   for split in ("train", "test"))
-    xtr, ytr, xte, yte = train.features, train.labels, test.features, test.labels
     result: dict[str, Any] = {
         "checkpoint": str(ckpt), "data": name,
         "transfer": not any(same_source(name, n, root) for n in (cfg.data.name, cfg.data.eval)),
-        "pretrained_on": cfg.data.name, "eval_data": cfg.data.eval, "train_images": len(ytr), "test_images": len(yte),
-        "feature_dim": xtr.shape[1],
-        "protocol": {"epochs": probe_cfg.epochs, "milestones": probe_cfg.milestones,
-                     "lr": probe_cfg.lr, "batch_size": probe_cfg.batch_size,
-                     "features": "frozen global vector, test-time views, standardized"},
+        "pretrained_on": cfg.data.name, "eval_data": cfg.data.eval,
     }
+    if any(kind in FROZEN for kind in protocols):
+        train, test = (checkpoint_features(ckpt, split, data, data_dir, model=model,
+                                           batch_size=batch_size, num_workers=workers,
+                                           progress=progress, cache=cache)
+                       for split in ("train", "test"))
+        xtr, ytr, xte, yte = train.features, train.labels, test.features, test.labels
+        result.update({
+            "train_images": len(ytr), "test_images": len(yte), "feature_dim": xtr.shape[1],
+            "protocol": {"epochs": probe_cfg.epochs, "milestones": probe_cfg.milestones,
+                         "lr": probe_cfg.lr, "batch_size": probe_cfg.batch_size,
+                         "features": "frozen global vector, test-time views, standardized"},
+        })
     seconds: dict[str, float] = {}
     for kind in protocols:
         t0 = time.time()
-        if kind in ("linear", "mlp"):
+        if kind == "finetune":
+            tuned = finetune(model, source, probe_cfg, label_fraction=label_fraction,
+                             label_seed=label_seed, seed=cfg.train.seed, device=device,
+                             num_workers=workers, progress=progress)
+            result["finetune"] = tuned.as_dict()
+            for key in ("train_images", "test_images", "feature_dim"):
+                result.setdefault(key, getattr(tuned, key))
+        elif kind in ("linear", "mlp"):
             result[kind] = train_probe(xtr, ytr, xte, yte, info.num_classes, probe_cfg, kind,
                                        seed=cfg.train.seed, progress=progress).as_dict()
         elif kind == "knn":
@@ -107,6 +145,6 @@ def run_probe(checkpoint: str | Path, data: str | None = None, data_dir: str | N
                                        progress=progress).as_dict()
     result["protocol_seconds"] = seconds
     result["seconds"] = round(time.time() - start, 1)
-    path.write_text(json.dumps(result, indent=2))
+    atomic_write_text(path, json.dumps(result, indent=2))
     result["path"] = str(path)
     return result

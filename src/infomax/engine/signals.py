@@ -13,10 +13,15 @@ Lightning's own handlers (its SIGTERM handler exits with status 0, its SLURM han
 writes an ``hpc_ckpt`` file of its own) are replaced while training runs; DataLoader
 workers ignore these signals, so that a signal sent to the whole process group does not
 kill them under the main process (they are stopped by it, without a traceback).
+
+Commands with nothing to save on the way, which write their result only when they end
+(``infomax probe``, fine-tuning included), stop at once instead (``stop_at_once``): one
+line, the same exit status, and nothing written.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -24,14 +29,38 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import lightning as L
 import torch
 
 from infomax.data.module import STOP_SIGNALS
 from infomax.dist import all_reduce_, rank, world_size
-from infomax.errors import TrainingInterrupted
+from infomax.errors import StoppedBySignal, TrainingInterrupted
+
+
+@contextlib.contextmanager
+def stop_at_once(what: str, kept: str) -> Iterator[None]:
+    """While inside, a stop signal (SIGTERM, SIGINT, SIGUSR1) raises ``StoppedBySignal``
+    at once in the main thread, wherever it is: for work that has nothing to save on the
+    way and writes its result only at its end, atomically (a probe, fine-tuning included),
+    so that a stopped command ends in one line (``what`` stopped by SIGTERM; ``kept``) and
+    128 + the signal's number. The previous handlers are restored on the way out; outside
+    the main thread nothing is installed."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handle(signum: int, frame: Any) -> None:
+        raise StoppedBySignal(signum, what, kept)
+
+    previous = {sig: signal.signal(sig, handle) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+
 
 def slurm_job_id() -> str | None:
     """The id ``scontrol requeue`` takes for this SLURM job (array jobs included), or None
