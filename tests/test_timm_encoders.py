@@ -498,3 +498,10 @@ def test_the_timm_loading_line_of_a_vit_gives_the_size_it_was_built_for():
     namespace: dict = {}
     exec(build, namespace)
     namespace["model"].load_state_dict(enc.model.state_dict())  # strict: same architecture
+
+
+def test_torchvision_export_of_a_timm_encoder_points_to_the_timm_format():
+    from infomax.eval.model_export import resnet_weights
+
+    with pytest.raises(InfomaxError, match="--format timm or --format safetensors"):
+        resnet_weights(TimmEncoder("test_resnet", 1, 32), "torchvision", CNN)

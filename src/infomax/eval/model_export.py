@@ -141,9 +141,10 @@ def encoder_config(method: Any, checkpoint: str | Path) -> dict[str, Any]:
 
 def _refuse_format(fmt: str, encoder: str) -> InfomaxError:
     also = " or a timm:<name> encoder" if fmt == "timm" else ""
+    formats = (["timm"] if is_timm(encoder) else []) + list(ANY_ENCODER)
     return InfomaxError(f"--format {fmt}: the {encoder} encoder is not a {fmt} ResNet "
                         f"({', '.join(RESNETS)} are{also}); export it with --format "
-                        f"{' or --format '.join(ANY_ENCODER)}")
+                        f"{' or --format '.join(formats)}")
 
 
 def resnet_weights(encoder: nn.Module, fmt: str, name: str | None = None
