@@ -188,3 +188,19 @@ def test_map_falls_back_to_tsne_without_umap(monkeypatch):
     xy, name = _project(x, seed=0)
     assert name == "t-SNE" and xy.shape == (len(x), 2) and np.isfinite(xy).all()
     assert _nearest_centroid_accuracy(xy, y) == 1.0
+
+
+def test_a_fine_tuning_result_is_one_row_of_scores_labelled_with_its_labels_and_schedule():
+    from infomax.report import probe_rows
+
+    finetune = {"top1": 0.5, "top5": 0.9, "train_top1": 0.75, "epochs": 30, "lr": 0.05,
+                "batch_size": 256, "label_fraction": 0.1, "labels": 600, "device": "cpu",
+                "momentum": 0.9, "schedule": "SGD, Nesterov momentum, cosine to 0"}
+    every = dict(finetune, label_fraction=1.0, labels=6000, epochs=15)
+    columns, rows = probe_rows({"a.json": {"finetune": finetune, "knn": {"top1": 0.25}},
+                                "b.json": {"finetune": every}})
+    assert columns == ["top1", "top5", "train_top1"]
+    assert rows[0] == ("a.json", "fine-tuned, 10% of the labels (600 images), 30 epochs, cpu",
+                       {"top1": "50.00%", "top5": "90.00%", "train_top1": "75.00%"})
+    assert rows[1] == ("a.json", "weighted kNN", {"top1": "25.00%"})
+    assert rows[2][1] == "fine-tuned, every label (6000 images), 15 epochs, cpu"

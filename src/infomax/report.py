@@ -49,7 +49,22 @@ NEIGHBOURS = 8
 SAME, DIFFERENT, QUERY = "#1a9641", "#d7191c", "#2c5aa0"
 
 PROTOCOL_LABELS = {"linear": "linear probe", "mlp": "MLP probe", "knn": "weighted kNN",
-                   "pixels": "raw-pixel linear baseline", "fractions": "linear, label fraction"}
+                   "pixels": "raw-pixel linear baseline", "fractions": "linear, label fraction",
+                   "finetune": "fine-tuned"}
+# A fine-tuning result carries its ~20 settings; the table shows its scores, and its label
+# says the labels and schedule it had (the JSON file keeps the rest).
+SCORE_KEYS = ("top1", "top5", "train_top1")
+
+
+def _finetune_label(res: dict[str, Any]) -> str:
+    fraction, labels = res.get("label_fraction"), res.get("labels")
+    share = "every label" if fraction in (None, 1, 1.0) else f"{100 * fraction:g}% of the labels"
+    parts = [share + (f" ({labels} images)" if labels is not None else "")]
+    if res.get("epochs") is not None:
+        parts.append(f"{res['epochs']} epochs")
+    if res.get("device"):
+        parts.append(str(res["device"]))
+    return f"fine-tuned, {', '.join(parts)}"
 COLUMN_LABELS = {"top1": "top-1", "top5": "top-5", "train_top1": "train top-1", "k": "k",
                  "temperature": "temperature", "draws": "draws"}
 
@@ -447,7 +462,10 @@ def probe_rows(results: dict[str, dict[str, Any]]) -> tuple[list[str], list[tupl
     for file, res in results.items():
         for key, value in res.items():
             label = PROTOCOL_LABELS.get(key, key)
-            if _is_result(value):
+            if key == "finetune" and _is_result(value):
+                cells = _result_cells({k: v for k, v in value.items() if k in SCORE_KEYS})
+                rows.append((file, _finetune_label(value), cells))
+            elif _is_result(value):
                 rows.append((file, label, _result_cells(value)))
             elif isinstance(value, dict) and value and all(_is_result(v) for v in value.values()):
                 for sub, v in value.items():
