@@ -33,6 +33,11 @@ List the keys with 'infomax config --keys' (views.*)."""
 DATA_HELP = ("data set: %(names)s (default: the preset's data.name; for probe, embed "
              "and report, the checkpoint's labeled data: data.eval, else data.name)")
 
+# The help of --device for probe, embed and report.
+DEVICE_HELP = ("where the features are extracted and the probes run: auto (default: cuda "
+               "when there is a GPU, else cpu), cpu, cuda, cuda:N or mps; on cuda under "
+               "autocast (bf16, or fp16 where the GPU lacks bf16), features kept in fp32")
+
 
 class _Names:
     """The names of a registry ("data", "method", "encoder" or "estimator"), read only
@@ -252,6 +257,7 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--no-cache", action="store_true",
                     help="extract the features again (else reused from <run>/features/)")
     pr.add_argument("-o", "--output", help="result JSON (default: probe-<ckpt>.json beside it)")
+    pr.add_argument("--device", default="auto", help=DEVICE_HELP)
     pr.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     em = sub.add_parser("embed", help="export frozen features, labels and image identities")
@@ -262,6 +268,7 @@ def _parser() -> argparse.ArgumentParser:
     em.add_argument("-o", "--output", required=True,
                     help="output file: .npz, or .parquet (needs pyarrow)")
     em.add_argument("--workers", type=int, help="DataLoader workers")
+    em.add_argument("--device", default="auto", help=DEVICE_HELP)
     em.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     rp = sub.add_parser("report", help="plots and one self-contained HTML page for a run")
@@ -271,6 +278,7 @@ def _parser() -> argparse.ArgumentParser:
     rp.add_argument("--data", help=DATA_HELP).names = _Names("data")
     rp.add_argument("--data-dir", help="data root")
     rp.add_argument("-o", "--output", help="folder for the report (default: RUN_DIR/report)")
+    rp.add_argument("--device", default="auto", help=DEVICE_HELP)
     rp.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     da = sub.add_parser("data", help="find (or download) a data set and show its splits; "
@@ -515,10 +523,12 @@ def _probe(args: argparse.Namespace) -> int:
                     protocols=args.protocol, mlp=args.mlp, pixel_baseline=args.pixel_baseline,
                     epochs=args.epochs, knn_k=args.knn_k, knn_temperature=args.knn_temperature,
                     num_workers=args.workers, progress=not args.no_progress,
-                    cache=not args.no_cache, out=args.output)
+                    cache=not args.no_cache, out=args.output, device=args.device)
     transfer = f", pretrained on {res['pretrained_on']}" if res["transfer"] else ""
     print(f"data: {res['data']} ({res['train_images']} train / {res['test_images']} test "
           f"images, {res['feature_dim']}-d features{transfer})")
+    if res["input"]["adapted"]:
+        print(f"input: {res['input']['rule']}")
     labels = {"linear": "linear probe", "mlp": "MLP probe", "knn": "kNN",
               "pixels": "raw-pixel baseline"}
     for kind, label in labels.items():
@@ -541,7 +551,8 @@ def _embed(args: argparse.Namespace) -> int:
         raise InfomaxError(f"--workers: {args.workers} must be >= 0")
     path, counts = export_embeddings(args.checkpoint, args.output, splits=args.split,
                                      data=args.data, data_dir=args.data_dir,
-                                     num_workers=args.workers, progress=not args.no_progress)
+                                     num_workers=args.workers, progress=not args.no_progress,
+                                     device=args.device)
     print(f"wrote {path}: " + ", ".join(f"{n} {s}" for s, n in counts.items()) + " images")
     return 0
 
@@ -550,8 +561,8 @@ def _report(args: argparse.Namespace) -> int:
     from infomax.report import write_report
 
     html = write_report(args.run_dir, checkpoint=args.checkpoint, data=args.data,
-                        data_dir=args.data_dir,
-                        out_dir=args.output, progress=not args.no_progress)
+                        data_dir=args.data_dir, out_dir=args.output,
+                        progress=not args.no_progress, device=args.device)
     print(f"report: {html}")
     return 0
 

@@ -1,6 +1,7 @@
 """``infomax probe``: evaluation protocols on the frozen features of a pretrained encoder:
 linear, MLP, weighted kNN, label fractions, on the pretraining data set or another one
-(transfer)."""
+(transfer, of the same input shape or adapted to it: ``infomax.eval.features``), on the
+device asked for (the features extracted there, the classifiers and kNN run there)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ import torch
 from infomax.config import ProbeConfig
 from infomax.data.source import same_source
 from infomax.errors import ConfigError
-from infomax.eval.features import checkpoint_features, resolve_probe_data
+from infomax.files import atomic_write_text
+from infomax.devices import resolve_device
+from infomax.eval.features import checkpoint_features, probe_input
 from infomax.eval.linear import extract_features, train_probe
 from infomax.eval.protocols import KNN_K, KNN_TEMPERATURE, fraction_eval, knn_eval
 from infomax.runs import load_method
@@ -36,12 +39,15 @@ def run_probe(checkpoint: str | Path, data: str | None = None, data_dir: str | N
               epochs: int | None = None, knn_k: int = KNN_K,
               knn_temperature: float = KNN_TEMPERATURE, batch_size: int = 256,
               num_workers: int | None = None, progress: bool = True, cache: bool = True,
-              out: str | Path | None = None) -> dict[str, Any]:
+              out: str | Path | None = None, device: str | torch.device | None = "auto"
+              ) -> dict[str, Any]:
     """Run ``protocols`` (any of linear, mlp, knn, fractions; ``mlp=True`` adds mlp) on the
     frozen global features of the train and test splits (test-time views, every image,
     cached beside the checkpoint), write ``probe-<checkpoint>.json`` (or ``out``) and
     return it. ``epochs`` shortens or lengthens the classifier schedule, keeping the
-    milestones that fall inside it."""
+    milestones that fall inside it. Everything runs on ``device`` ("auto" or None: CUDA
+    when there is a GPU, else the CPU). The result records the device, how the images
+    became the encoder's input (``input``) and the extraction's speed (``extraction``)."""
     protocols = list(dict.fromkeys([*protocols, *(["mlp"] if mlp else [])]))
     unknown = [p for p in protocols if p not in PROTOCOLS]
     if unknown or not protocols:
@@ -52,13 +58,14 @@ def run_probe(checkpoint: str | Path, data: str | None = None, data_dir: str | N
     if knn_k < 1 or knn_temperature <= 0:
         raise ConfigError(f"kNN needs --knn-k >= 1 and --knn-temperature > 0 (got {knn_k}, "
                           f"{knn_temperature})")
+    dev = resolve_device(device)
     start = time.time()
     ckpt = Path(checkpoint)
     model = load_method(ckpt)
     path = Path(out) if out else ckpt.with_name(f"probe-{ckpt.stem}.json")
     path.parent.mkdir(parents=True, exist_ok=True)  # fail now, not after the probes
     cfg = model.cfg
-    source = resolve_probe_data(model, data, data_dir)
+    source, adaptation = probe_input(model, data, data_dir)
     name, root, info = source.name, source.root, source.info
     probe_cfg = probe_cfg or cfg.probe
     if epochs is not None:
@@ -70,9 +77,11 @@ def run_probe(checkpoint: str | Path, data: str | None = None, data_dir: str | N
     # would then count as given and be refused).
     train, test = (checkpoint_features(ckpt, split, data, data_dir, model=model,
                                        batch_size=batch_size, num_workers=workers,
-                                       progress=progress, cache=cache)
+                                       progress=progress, cache=cache, device=dev)
                    for split in ("train", "test"))
     xtr, ytr, xte, yte = train.features, train.labels, test.features, test.labels
+    if dev.type != "cpu":  # once, for every protocol
+        xtr, ytr, xte, yte = (t.to(dev, non_blocking=True) for t in (xtr, ytr, xte, yte))
     result: dict[str, Any] = {
         "checkpoint": str(ckpt), "data": name,
         "transfer": not any(same_source(name, n, root) for n in (cfg.data.name, cfg.data.eval)),
@@ -81,32 +90,38 @@ def run_probe(checkpoint: str | Path, data: str | None = None, data_dir: str | N
         "protocol": {"epochs": probe_cfg.epochs, "milestones": probe_cfg.milestones,
                      "lr": probe_cfg.lr, "batch_size": probe_cfg.batch_size,
                      "features": "frozen global vector, test-time views, standardized"},
+        "device": str(dev),
+        "input": adaptation.as_dict(),
+        "extraction": {"train": train.extraction, "test": test.extraction},
     }
     seconds: dict[str, float] = {}
     for kind in protocols:
         t0 = time.time()
         if kind in ("linear", "mlp"):
             result[kind] = train_probe(xtr, ytr, xte, yte, info.num_classes, probe_cfg, kind,
-                                       seed=cfg.train.seed, progress=progress).as_dict()
+                                       seed=cfg.train.seed, progress=progress,
+                                       device=dev).as_dict()
         elif kind == "knn":
             result["knn"] = knn_eval(xtr, ytr, xte, yte, info.num_classes, knn_k,
-                                     knn_temperature, progress=progress)
+                                     knn_temperature, progress=progress, device=dev)
         else:
             result["fractions"] = fraction_eval(xtr, ytr, xte, yte, info.num_classes,
-                                                probe_cfg, progress=progress)
+                                                probe_cfg, progress=progress, device=dev)
         seconds[kind] = round(time.time() - t0, 2)
     if pixel_baseline:
         def pixels(split: str) -> tuple:
+            # The raw pixels as stored (the encoder's input shape plays no part), read on
+            # the CPU; the classifier trains on the device.
             dataset = source.build(split, PixelView())
             return extract_features(torch.nn.Identity(), dataset, batch_size=batch_size,
                                     num_workers=workers, desc=f"{split} pixels",
                                     progress=progress)
         (pxtr, pytr), (pxte, pyte) = pixels("train"), pixels("test")
         result["pixels"] = train_probe(pxtr, pytr, pxte, pyte, info.num_classes, probe_cfg,
-                                       "linear", seed=cfg.train.seed,
-                                       progress=progress).as_dict()
+                                       "linear", seed=cfg.train.seed, progress=progress,
+                                       device=dev).as_dict()
     result["protocol_seconds"] = seconds
     result["seconds"] = round(time.time() - start, 1)
-    path.write_text(json.dumps(result, indent=2))
+    atomic_write_text(path, json.dumps(result, indent=2))
     result["path"] = str(path)
     return result
