@@ -47,9 +47,8 @@ CACHE_VERSION = 2
 CHANNEL_RULES = {(3, 1): "luma", (1, 3): "replicated"}
 CHANNEL_WORDS = {
     "kept": "kept",
-    "luma": "converted to luminance (ITU-R BT.601 luma: 0.299 R + 0.587 G + 0.114 B, as "
-            "torchvision's rgb_to_grayscale and Pillow's 'L' mode; a gray image stored as "
-            "RGB keeps its value)",
+    "luma": "converted to luminance (ITU-R BT.601 luma, torchvision's rgb_to_grayscale: "
+            "0.2989 R + 0.587 G + 0.114 B; a gray image stored as RGB keeps its value)",
     "replicated": "repeated over the 3 channels",
 }
 STATISTICS_WORDS = {

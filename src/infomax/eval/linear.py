@@ -33,12 +33,13 @@ _DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def extraction_precision(device: torch.device) -> str:
-    """The precision features are extracted in on ``device``: "bf16" on a CUDA GPU that
-    has bfloat16, "fp16" on an older one, "fp32" on the CPU and on Apple's MPS."""
+    """The precision features are extracted in on ``device``: "bf16" on a CUDA GPU with
+    bfloat16 in hardware (Ampere and later), "fp16" on an older one (where bfloat16 would
+    be emulated), "fp32" on the CPU and on Apple's MPS."""
     if device.type != "cuda":
         return "fp32"
     with torch.cuda.device(device):
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        return "bf16" if torch.cuda.is_bf16_supported(including_emulation=False) else "fp16"
 
 
 def _on_host(device: torch.device) -> bool:
