@@ -18,7 +18,7 @@ from infomax.data.source import same_source
 from infomax.errors import ConfigError
 from infomax.files import atomic_write_text
 from infomax.devices import resolve_device
-from infomax.eval.features import checkpoint_features, probe_input
+from infomax.eval.features import checkpoint_features, extraction_batch_size, probe_input
 from infomax.eval.linear import extract_features, train_probe
 from infomax.eval.protocols import KNN_K, KNN_TEMPERATURE, fraction_eval, knn_eval
 from infomax.runs import load_method
@@ -37,7 +37,7 @@ def run_probe(checkpoint: str | Path, data: str | None = None, data_dir: str | N
               protocols: list[str] | tuple[str, ...] = ("linear",), mlp: bool = False,
               pixel_baseline: bool = False, probe_cfg: ProbeConfig | None = None,
               epochs: int | None = None, knn_k: int = KNN_K,
-              knn_temperature: float = KNN_TEMPERATURE, batch_size: int = 256,
+              knn_temperature: float = KNN_TEMPERATURE, batch_size: int | None = None,
               num_workers: int | None = None, progress: bool = True, cache: bool = True,
               out: str | Path | None = None, device: str | torch.device | None = "auto"
               ) -> dict[str, Any]:
@@ -45,7 +45,8 @@ def run_probe(checkpoint: str | Path, data: str | None = None, data_dir: str | N
     frozen global features of the train and test splits (test-time views, every image,
     cached beside the checkpoint), write ``probe-<checkpoint>.json`` (or ``out``) and
     return it. ``epochs`` shortens or lengthens the classifier schedule, keeping the
-    milestones that fall inside it. Everything runs on ``device`` ("auto" or None: CUDA
+    milestones that fall inside it. ``batch_size``: images per extraction batch (None:
+    ``extraction_batch_size``). Everything runs on ``device`` ("auto" or None: CUDA
     when there is a GPU, else the CPU). The result records the device, how the images
     became the encoder's input (``input``) and the extraction's speed (``extraction``)."""
     protocols = list(dict.fromkeys([*protocols, *(["mlp"] if mlp else [])]))
@@ -113,7 +114,8 @@ def run_probe(checkpoint: str | Path, data: str | None = None, data_dir: str | N
             # The raw pixels as stored (the encoder's input shape plays no part), read on
             # the CPU; the classifier trains on the device.
             dataset = source.build(split, PixelView())
-            return extract_features(torch.nn.Identity(), dataset, batch_size=batch_size,
+            batch = batch_size or extraction_batch_size(info.image_size)
+            return extract_features(torch.nn.Identity(), dataset, batch_size=batch,
                                     num_workers=workers, desc=f"{split} pixels",
                                     progress=progress)
         (pxtr, pytr), (pxte, pyte) = pixels("train"), pixels("test")
