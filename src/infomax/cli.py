@@ -34,7 +34,7 @@ DATA_HELP = ("data set: %(names)s (default: the preset's data.name; for probe, e
              "and report, the checkpoint's labeled data: data.eval, else data.name)")
 
 # The help of --device for probe, embed and report.
-DEVICE_HELP = ("where the features are extracted and the probes run: auto (default: cuda "
+DEVICE_HELP = ("where the features are extracted (and the probes run): auto (default: cuda "
                "when there is a GPU, else cpu), cpu, cuda, cuda:N or mps; on cuda under "
                "autocast (bf16, or fp16 where the GPU lacks bf16), features kept in fp32")
 
