@@ -261,23 +261,34 @@ def test_knn_blocks_with_a_running_topk_equal_the_unchunked_neighbours(chunk, tr
     assert torch.equal(got.argmax(1), ref.argmax(1))
 
 
+def _block_bytes(rows: int, cols: int, k: int, dim: int) -> int:
+    """What knn_chunks counts: similarities (x2), the training block (x2), the top-k."""
+    return rows * cols * 8 + cols * dim * 8 + rows * k * 48
+
+
 def test_knn_chunks_come_from_the_memory_budget():
-    # Fashion-MNIST under the CPU's budget: one block of every training row, as before.
-    assert knn_chunks(10_000, 60_000, 200, KNN_CPU_MEMORY) == (1024, 60_000)
-    # ImageNet: the training rows in blocks that keep within the budget.
-    rows, cols = knn_chunks(50_000, 1_281_167, 200, KNN_CPU_MEMORY)
+    # Fashion-MNIST's 256-d features under the CPU's budget: one block of every training
+    # row, the computation as it was.
+    assert knn_chunks(10_000, 60_000, 200, KNN_CPU_MEMORY, 256) == (1024, 60_000)
+    # ImageNet's 1.28M x 2048: the training rows in blocks that keep within the budget.
+    rows, cols = knn_chunks(50_000, 1_281_167, 200, KNN_CPU_MEMORY, 2048)
     assert rows == 1024 and 4096 <= cols < 1_281_167
-    assert rows * (cols * 8 + 48 * 200) <= KNN_CPU_MEMORY
+    assert _block_bytes(rows, cols, 200, 2048) <= KNN_CPU_MEMORY
+    assert _block_bytes(rows, cols + 1, 200, 2048) > KNN_CPU_MEMORY  # as many as fit
     # A budget too small for 1024 x 4096: fewer test rows, never none.
-    rows, cols = knn_chunks(50_000, 1_281_167, 200, 8 << 20)
-    assert 1 <= rows < 1024 and cols >= 4096 and rows * (cols * 8 + 48 * 200) <= 8 << 20
-    assert knn_chunks(3, 5, 200, 1) == (1, 1)
+    rows, cols = knn_chunks(50_000, 1_281_167, 200, 96 << 20, 2048)
+    assert 1 <= rows < 1024 and cols >= 4096
+    assert _block_bytes(rows, cols, 200, 2048) <= 96 << 20
+    # One that cannot hold 4096 training rows at all: one test row, as many as fit.
+    rows, cols = knn_chunks(50_000, 1_281_167, 200, 32 << 20, 2048)
+    assert rows == 1 and 1 <= cols < 4096 and _block_bytes(1, cols, 200, 2048) <= 32 << 20
+    assert knn_chunks(3, 5, 200, 1, 8) == (1, 1)
 
 
 def test_knn_under_a_small_budget_takes_several_blocks_and_the_same_votes():
     xtr, ytr, xte = _random_features(n_train=9001, n_test=41)
-    budget = 16 * (5000 * 8 + 48 * 10)  # 16 test rows against 5000 of the 9001 training rows
-    assert knn_chunks(41, 9001, 10, budget, max_test_rows=16) == (16, 5000)
+    budget = _block_bytes(16, 5000, 10, 12)  # 16 test rows against 5000 of the 9001
+    assert knn_chunks(41, 9001, 10, budget, 12, max_test_rows=16) == (16, 5000)
     got = knn_predict(xtr, ytr, xte, 5, 10, 0.1, chunk=16, memory_budget=budget)
     ref = knn_predict(xtr, ytr, xte, 5, 10, 0.1)  # 41 rows against all 9001 at once
     torch.testing.assert_close(got, ref, rtol=1e-5, atol=1e-6)

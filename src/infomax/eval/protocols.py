@@ -22,16 +22,20 @@ FRACTIONS = (0.01, 0.1)
 FRACTION_SEEDS = (0, 1, 2)
 
 
-# The memory a kNN block may take on the CPU: at 1024 test rows it holds every training
-# image up to about 120k of them (Fashion-MNIST's 60k, CIFAR's 50k in one block each).
+# The memory a kNN block may take on the CPU: at 1024 test rows of 256-d features it holds
+# every training image up to about 100k of them (Fashion-MNIST's 60k and CIFAR's 50k in
+# one block each).
 KNN_CPU_MEMORY = 1 << 30
 # On an accelerator: this fraction of its free memory, at most KNN_GPU_MEMORY_MAX.
 KNN_GPU_MEMORY_FRACTION = 0.25
 KNN_GPU_MEMORY_MAX = 8 << 30
 # Bytes per (test row, training row) cell of a block: the float32 similarity and as much
-# again for top-k's work space; and per test row and neighbour, the running (similarity,
-# index) pairs, their merge with the block's, and the block's own top-k.
+# again for top-k's work space; per training row and feature dimension, the block's
+# features moved to the device and normalized (float32, twice); and per test row and
+# neighbour, the running (similarity, index) pairs, their merge with the block's, and the
+# block's own top-k.
 _CELL_BYTES = 8
+_FEATURE_BYTES = 8
 _NEIGHBOUR_BYTES = 48
 # Below this many training rows a block is more loop than matmul: fewer test rows instead.
 _MIN_BLOCK_COLUMNS = 4096
@@ -46,22 +50,25 @@ def knn_memory_budget(device: torch.device) -> int:
     return KNN_CPU_MEMORY
 
 
-def knn_chunks(n_test: int, n_train: int, k: int, budget: int, max_test_rows: int = 1024
-               ) -> tuple[int, int]:
-    """(test rows, training rows) of a kNN block that fits in ``budget`` bytes: up to
-    ``max_test_rows`` test rows against every training row when that fits (the CPU's
-    unchunked computation), else against as many as fit; fewer test rows where even
+def knn_chunks(n_test: int, n_train: int, k: int, budget: int, dim: int = 0,
+               max_test_rows: int = 1024) -> tuple[int, int]:
+    """(test rows, training rows) of a kNN block of ``dim``-dimensional features that fits
+    in ``budget`` bytes (its similarities, the block's training features, the test rows'
+    top-k): up to ``max_test_rows`` test rows against every training row when that fits
+    (the unchunked computation), else against as many as fit; fewer test rows where even
     ``_MIN_BLOCK_COLUMNS`` training rows would not fit beside ``max_test_rows``."""
     k = max(1, min(k, n_train))
     rows = max(1, min(n_test, max_test_rows))
-    per_row = _NEIGHBOUR_BYTES * k
+    per_test_row = _NEIGHBOUR_BYTES * k
+    per_train_row = _FEATURE_BYTES * dim
 
     def columns(r: int) -> int:
-        return (budget // r - per_row) // _CELL_BYTES
+        return (budget - r * per_test_row) // (r * _CELL_BYTES + per_train_row)
 
     want = min(n_train, _MIN_BLOCK_COLUMNS)
     if columns(rows) < want:
-        rows = max(1, budget // (want * _CELL_BYTES + per_row))
+        fit = (budget - want * per_train_row) // (want * _CELL_BYTES + per_test_row)
+        rows = max(1, min(rows, fit))
     return rows, max(1, min(n_train, columns(rows)))
 
 
@@ -82,9 +89,10 @@ def knn_neighbours(train_x: Tensor, test_x: Tensor, k: int, chunk: int = 1024,
     first: (similarities (N_test, k) float32, training indices (N_test, k) int64), on
     ``device`` (None: where ``test_x`` is).
 
-    The similarities are computed in blocks of ``chunk`` test rows against ``train_chunk``
-    training rows (None: as many as ``memory_budget`` bytes allow, ``knn_chunks``; None:
-    ``knn_memory_budget``), each training block normalized and moved to the device once;
+    The similarities are computed in blocks of at most ``chunk`` test rows against
+    ``train_chunk`` training rows (None: as many as ``memory_budget`` bytes allow,
+    ``knn_chunks``; None: ``knn_memory_budget``), each training block normalized and moved
+    to the device once;
     a running top-k per test row is merged with each block's. The memory is bounded by
     the budget, the test features and the running top-k, whatever the number of training
     images. With one training block (every training row fits) this is the plain
@@ -94,7 +102,8 @@ def knn_neighbours(train_x: Tensor, test_x: Tensor, k: int, chunk: int = 1024,
     k = min(k, n_train)
     if train_chunk is None:
         budget = knn_memory_budget(dev) if memory_budget is None else memory_budget
-        chunk, train_chunk = knn_chunks(n_test, n_train, k, budget, max_test_rows=chunk)
+        chunk, train_chunk = knn_chunks(n_test, n_train, k, budget, train_x.shape[1],
+                                        max_test_rows=chunk)
     if chunk < 1 or train_chunk < 1:
         raise ValueError(f"kNN chunks must be >= 1, got {chunk} test and {train_chunk} "
                          f"training rows")
