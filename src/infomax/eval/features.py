@@ -59,12 +59,13 @@ CHANNEL_WORDS = {
     "replicated": "repeated over the 3 channels",
 }
 STATISTICS_WORDS = {
-    "pretraining": "the pretraining data's (the images are seen as the pretraining images)",
-    "own": "the data set's own",
-    "own, averaged over channels": "the data set's own, the mean of its channels' means and "
-                                   "stds (as data.channels=1 does in pretraining)",
-    "own, repeated": "the data set's own, repeated over the channels (as data.channels=3 "
-                     "does in pretraining)",
+    "pretraining": "the pretraining data's statistics (the images are seen as the "
+                   "pretraining images)",
+    "own": "the data set's own statistics",
+    "own, averaged over channels": "the data set's own statistics, the mean of its channels' "
+                                   "means and stds (as data.channels=1 does in pretraining)",
+    "own, repeated": "the data set's own statistics, repeated over the channels (as "
+                     "data.channels=3 does in pretraining)",
 }
 
 
@@ -112,7 +113,7 @@ class InputAdaptation:
                      f"px (bilinear, antialiased)")
         elif self.resize == "test view":
             text += f"; each image fitted to {self.encoder_size} px by the encoder's test view"
-        return text + f"; normalized with {STATISTICS_WORDS[self.statistics]} statistics"
+        return text + f"; normalized with {STATISTICS_WORDS[self.statistics]}"
 
     def as_dict(self) -> dict[str, Any]:
         return {"adapted": self.adapted,
