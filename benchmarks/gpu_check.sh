@@ -12,7 +12,8 @@
 #   loader         bench loader, fmnist-tiny, views' photometric part on the GPU
 #                  (data.augment_device=true) and, for comparison, in the workers
 #   train          200 steps of fmnist-tiny (pretrain, online probes), then the offline
-#                  linear and kNN probes of that checkpoint
+#                  linear and kNN probes of that checkpoint on the same device (probe
+#                  --device: extraction under autocast, images/s in probe_extraction)
 # Environment: PYTHON (default python3) with infomax importable; DATA_DIR, a data root
 # holding Fashion-MNIST (default: infomax's usual places); GPU_CHECK_DRY=1 for the CPU run
 # that `make test` makes (tests/test_gpu_check.py).
@@ -80,7 +81,7 @@ step pretrain "$PY" -m infomax pretrain --preset fmnist-tiny "${data[@]}" --out 
   --name gpu200 --no-progress train.epochs=1 "train.accelerator=$([ "$device" = cuda ] \
   && echo gpu || echo cpu)" "${train[@]}"
 step probe "$PY" -m infomax probe "$work/runs/gpu200/last.ckpt" --protocol linear knn \
-  "${data[@]}" --no-progress "${probe[@]}" -o "$work/probe.json"
+  --device "$device" --no-cache "${data[@]}" --no-progress "${probe[@]}" -o "$work/probe.json"
 
 "$PY" - "$work" "$out/gpu_check.json" "${status[@]}" <<'EOF'
 """Gather the steps' JSON into one file, with the figures the GPU targets are read from."""
@@ -113,7 +114,13 @@ for key in ("speed", "speed_compile"):
                                   "gemm_peak_gflops", "fraction_of_peak", "compile_s",
                                   "peak_mem_mb", "batch_size")}
 out["train_step"] = rows
-print(json.dumps({"gpu": out["gpu"], "steps": out["steps"], "train_step": rows}, indent=1))
+# Feature extraction of the probe (train and test splits): device, precision, images/s.
+out["probe_extraction"] = {
+    split: {k: e.get(k) for k in ("device", "precision", "images", "seconds", "images_per_s",
+                                  "batch_size", "workers")}
+    for split, e in ((out["probe"] or {}).get("extraction") or {}).items() if e}
+print(json.dumps({"gpu": out["gpu"], "steps": out["steps"], "train_step": rows,
+                  "probe_extraction": out["probe_extraction"]}, indent=1))
 dest.write_text(json.dumps(out, indent=1))
 failed = [n for n, s in out["steps"].items() if s["rc"] != 0]
 if failed:

@@ -78,8 +78,11 @@ BAD = [
     ("probe-foreign-checkpoint", ["probe", "{foreign}"], ["foreign.ckpt", "no infomax config"]),
     ("probe-epochs-0", ["probe", "{ckpt}", "--epochs", "0"], ["--epochs", "0"]),
     ("probe-negative-workers", ["probe", "{ckpt}", "--workers", "-1"], ["--workers", "-1"]),
-    ("probe-wrong-channels", ["probe", "{ckpt}", "--data", "cifar10", "--no-progress"],
-     ["cifar10", "3-channel", "1-channel"]),
+    # A 1-channel encoder takes 3-channel CIFAR-10 (converted to luma): the data is looked
+    # for, and its absence is the one line (the shapes' refusal: test_transfer_shapes.py).
+    ("probe-other-shape-missing-data", ["probe", "{ckpt}", "--data", "cifar10", "--no-progress",
+                                        "--data-dir", "{empty}"],
+     ["cifar10 not found", "empty-data"]),
     ("probe-unwritable-output", ["probe", "{ckpt}", "-o", "/proc/infomax/p.json"],
      ["/proc/infomax"]),
     ("probe-unknown-data", ["probe", "{ckpt}", "--data", "imagenette"], ["imagenette"]),

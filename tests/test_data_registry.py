@@ -27,7 +27,7 @@ from infomax.data.registry import (
     valid_data_names,
 )
 from infomax.errors import ConfigError, DataNotFoundError, InfomaxError
-from conftest import write_idx
+from conftest import write_cifar, write_idx, write_stl, write_stl_x
 
 REAL_DOWNLOAD = registry._download  # taken before the autouse fixture replaces it
 
@@ -60,69 +60,6 @@ def write_mnist(directory: Path, seed: int, n_train: int = 7, n_test: int = 5, g
         write_idx(directory / f"{prefix}-images-idx3-ubyte{suffix}", images)
         write_idx(directory / f"{prefix}-labels-idx1-ubyte{suffix}", labels)
         out[split] = (images, labels)
-    return out
-
-
-def write_cifar(root: Path, name: str, n_per_batch: int = 4, n_test: int = 6, str_keys: bool = False):
-    """cifar-10-batches-py or cifar-100-python with pickled dicts; returns {split: (data, labels)}."""
-    rng = np.random.default_rng(1 if name == "cifar10" else 2)
-
-    def key(k: str):
-        return k if str_keys else k.encode()
-
-    if name == "cifar10":
-        folder, test_file = "cifar-10-batches-py", "test_batch"
-        train_files = [f"data_batch_{i}" for i in range(1, 6)]
-        label_key, num_classes = "labels", 10
-        meta_file, meta = "batches.meta", {key("label_names"): [f"c{i}".encode() for i in range(10)]}
-    else:
-        folder, train_files, test_file = "cifar-100-python", ["train"], "test"
-        label_key, num_classes = "fine_labels", 100
-        meta_file, meta = "meta", {key("fine_label_names"): [f"c{i}".encode() for i in range(100)]}
-    directory = root / folder
-    directory.mkdir(parents=True)
-    out = {"train": ([], []), "test": ([], [])}
-    for split, files, n in (("train", train_files, n_per_batch), ("test", [test_file], n_test)):
-        for filename in files:
-            data = rng.integers(0, 256, (n, 3072), dtype=np.uint8)
-            labels = [int(v) for v in rng.integers(0, num_classes, n)]
-            entry = {key("data"): data, key(label_key): labels, key("batch_label"): b"batch"}
-            if name == "cifar100":
-                entry[key("coarse_labels")] = [v // 5 for v in labels]
-            with open(directory / filename, "wb") as f:
-                pickle.dump(entry, f)
-            out[split][0].append(data)
-            out[split][1].extend(labels)
-    with open(directory / meta_file, "wb") as f:
-        pickle.dump(meta, f)
-    return {split: (np.concatenate(d), np.array(l)) for split, (d, l) in out.items()}
-
-
-def write_stl_x(path: Path, images: np.ndarray) -> None:
-    """STL-10 *_X.bin: each image as 3 planes of 96 x 96 bytes in column-major order."""
-    path.write_bytes(np.ascontiguousarray(images.transpose(0, 1, 3, 2)).tobytes())
-
-
-def write_stl(root: Path):
-    """A tiny stl10_binary; returns the images (N, 3, 96, 96) and 1-based labels written."""
-    rng = np.random.default_rng(3)
-    directory = root / "stl10_binary"
-    directory.mkdir(parents=True)
-    out = {}
-    for part, n in (("train", 5), ("test", 4), ("unlabeled", 3)):
-        images = rng.integers(0, 200, (n, 3, 96, 96), dtype=np.uint8)
-        write_stl_x(directory / f"{part}_X.bin", images)
-        labels = None
-        if part != "unlabeled":
-            labels = rng.integers(1, 11, n, dtype=np.uint8)
-            (directory / f"{part}_y.bin").write_bytes(labels.tobytes())
-        out[part] = (images, labels)
-    # An asymmetric marker: a tall thin bright bar in the top-left corner of train image 0.
-    out["train"][0][0] = 0
-    out["train"][0][0, :, :12, :3] = 255
-    write_stl_x(directory / "train_X.bin", out["train"][0])
-    (directory / "class_names.txt").write_text("\n".join(f"class{i}" for i in range(10)) + "\n")
-    (directory / "fold_indices.txt").write_text("\n".join("0 1 2" for _ in range(10)) + "\n")
     return out
 
 

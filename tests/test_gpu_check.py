@@ -46,6 +46,12 @@ def test_gpu_check_dry_run_writes_every_step(tmp_path: Path) -> None:
     assert {"linear", "knn"} <= set(probe)
     # The probe read the data set the test wrote: 256 training and 64 test images.
     assert (probe["train_images"], probe["test_images"]) == (256, 64)
+    # ... on the check's device (the CPU here), its extraction measured, not cached.
+    assert probe["device"] == "cpu"
+    extraction = doc["probe_extraction"]
+    assert set(extraction) == {"train", "test"}
+    assert extraction["train"]["device"] == "cpu" and extraction["train"]["precision"] == "fp32"
+    assert extraction["train"]["images"] == 256 and extraction["train"]["images_per_s"] > 0
 
 
 def test_gpu_check_failing_steps_are_reported_and_the_rest_still_run(tmp_path: Path) -> None:
@@ -62,4 +68,4 @@ def test_gpu_check_failing_steps_are_reported_and_the_rest_still_run(tmp_path: P
     failed = [n for n, s in doc["steps"].items() if s["rc"] == 3]
     assert failed == ["speed", "loader", "loader_workers", "pretrain", "probe"]
     assert f"failed steps: {', '.join(failed)}" in proc.stderr
-    assert doc["speed"] is None and doc["train_step"] == {}
+    assert doc["speed"] is None and doc["train_step"] == {} and doc["probe_extraction"] == {}

@@ -33,6 +33,11 @@ List the keys with 'infomax config --keys' (views.*)."""
 DATA_HELP = ("data set: %(names)s (default: the preset's data.name; for probe, embed "
              "and report, the checkpoint's labeled data: data.eval, else data.name)")
 
+# The help of --device for probe, embed and report.
+DEVICE_HELP = ("where the features are extracted (and the probes and fine-tuning run): auto (default: cuda "
+               "when there is a GPU, else cpu), cpu, cuda, cuda:N or mps; on cuda under "
+               "autocast (bf16, or fp16 where the GPU lacks bf16), features kept in fp32")
+
 
 class _Names:
     """The names of a registry ("data", "method", "encoder" or "estimator"), read only
@@ -273,9 +278,8 @@ def _parser() -> argparse.ArgumentParser:
                     help="rate per 256 images (probe.finetune_lr, SimCLR's 0.05)")
     ft.add_argument("--finetune-batch-size", type=int, metavar="B",
                     help="images per update (probe.finetune_batch_size, 256)")
-    pr.add_argument("--device", help="where fine-tuning runs: auto (default: cuda when "
-                                     "available, else cpu), cpu, cuda, cuda:N, mps")
     pr.add_argument("-o", "--output", help="result JSON (default: probe-<ckpt>.json beside it)")
+    pr.add_argument("--device", default="auto", help=DEVICE_HELP)
     pr.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     em = sub.add_parser("embed", help="export frozen features, labels and image identities "
@@ -289,11 +293,10 @@ def _parser() -> argparse.ArgumentParser:
                     help="embed these image files instead of a data set: every image under "
                          "a folder (recursively), the files a glob pattern matches (quote "
                          "it; ** crosses folders), or one file")
-    em.add_argument("--device", help="with --images: auto (default: cuda when available, "
-                                     "else cpu), cpu, cuda, cuda:N or mps")
     em.add_argument("-o", "--output", required=True,
                     help="output file: .npz, or .parquet (needs pyarrow)")
     em.add_argument("--workers", type=int, help="DataLoader workers")
+    em.add_argument("--device", default="auto", help=DEVICE_HELP)
     em.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     ex = sub.add_parser("export", help="write a checkpoint's encoder for other tools: "
@@ -316,6 +319,7 @@ def _parser() -> argparse.ArgumentParser:
     rp.add_argument("--data", help=DATA_HELP).names = _Names("data")
     rp.add_argument("--data-dir", help="data root")
     rp.add_argument("-o", "--output", help="folder for the report (default: RUN_DIR/report)")
+    rp.add_argument("--device", default="auto", help=DEVICE_HELP)
     rp.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     da = sub.add_parser("data", help="find (or download) a data set and show its splits; "
@@ -571,6 +575,8 @@ def _probe(args: argparse.Namespace) -> int:
     transfer = f", pretrained on {res['pretrained_on']}" if res["transfer"] else ""
     print(f"data: {res['data']} ({res['train_images']} train / {res['test_images']} test "
           f"images, {res['feature_dim']}-d features{transfer})")
+    if res["input"]["adapted"]:
+        print(f"input: {res['input']['rule']}")
     labels = {"linear": "linear probe", "mlp": "MLP probe", "knn": "kNN",
               "pixels": "raw-pixel baseline"}
     for kind, label in labels.items():
@@ -611,13 +617,11 @@ def _embed(args: argparse.Namespace) -> int:
                    f"{'s' if len(res.unreadable) > 1 else ''} skipped)" if res.unreadable else "")
         print(f"wrote {res.path}: {res.count} images{skipped}")
         return 0
-    if args.device is not None:
-        raise InfomaxError("--device applies to --images; the features of a data set's "
-                           "splits are computed on the CPU")
     path, counts = export_embeddings(args.checkpoint, args.output,
                                      splits=args.split or ["train", "test"],
                                      data=args.data, data_dir=args.data_dir,
-                                     num_workers=args.workers, progress=not args.no_progress)
+                                     num_workers=args.workers, progress=not args.no_progress,
+                                     device=args.device)
     print(f"wrote {path}: " + ", ".join(f"{n} {s}" for s, n in counts.items()) + " images")
     return 0
 
@@ -644,8 +648,8 @@ def _report(args: argparse.Namespace) -> int:
     from infomax.report import write_report
 
     html = write_report(args.run_dir, checkpoint=args.checkpoint, data=args.data,
-                        data_dir=args.data_dir,
-                        out_dir=args.output, progress=not args.no_progress)
+                        data_dir=args.data_dir, out_dir=args.output,
+                        progress=not args.no_progress, device=args.device)
     print(f"report: {html}")
     return 0
 

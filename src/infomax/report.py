@@ -594,23 +594,27 @@ def _read_json(path: Path) -> Any:
 
 def write_report(run_dir: str | Path, checkpoint: str | Path | None = None,
                  data_dir: str | None = None, data: str | None = None, out_dir: str | Path | None = None,
-                 progress: bool = True, max_points: int = 2000, seed: int = 0) -> Path:
+                 progress: bool = True, max_points: int = 2000, seed: int = 0,
+                 device: str | Any | None = "auto") -> Path:
     """Write the report of run folder ``run_dir`` into ``out_dir`` (default
     ``<run_dir>/report``) and return the path of its index.html. The embedding pictures
     use ``checkpoint`` (default: the run's last.ckpt) on the test split of ``data``
     (default: the run's labeled source, ``data.eval`` or its data set; a run with neither
-    gets the losses only)."""
+    gets the losses only), its features extracted on ``device`` ("auto" or None: CUDA when
+    there is a GPU, else the CPU)."""
     import yaml
 
     from infomax.config import config_from_dict
     from infomax.data.source import DataSource
     from infomax.data.views import geometric_test_view
+    from infomax.devices import resolve_device
     from infomax.eval.features import checkpoint_features
     from infomax.methods import METHODS
     from infomax.runs import (CONFIG_FILE, LOG_DIRS, METRICS_CSV, SUMMARY_FILE, epochs_done,
                               read_checkpoint)
 
     start = time.time()
+    dev = resolve_device(device)
     run = Path(run_dir)
     if not run.is_dir():
         raise InfomaxError(f"run folder {run} does not exist; pass the folder 'infomax "
@@ -682,7 +686,8 @@ def write_report(run_dir: str | Path, checkpoint: str | Path | None = None,
     accuracy = plot_accuracy(metrics, out / "accuracy.png", source)
 
     _say(progress, f"test-set features of {ckpt}")
-    fs = checkpoint_features(ckpt, "test", data, data_dir=data_dir, progress=progress)
+    fs = checkpoint_features(ckpt, "test", data, data_dir=data_dir, progress=progress,
+                             device=dev)
     features = fs.features.float().numpy()
     labels = fs.labels.numpy().astype(np.int64)
     names = class_names(fs.data, fs.info.num_classes)

@@ -34,6 +34,7 @@ All transforms are module-level classes, so they pickle for DataLoader workers.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Callable
 
 import numpy as np
@@ -48,8 +49,10 @@ from infomax.data.registry import DatasetInfo
 __all__ = [
     "AsImageTensor",
     "FitToSize",
+    "ResizeTo",
     "ToChannels",
     "TwoViews",
+    "adapted_test_view",
     "blur_kernel_size",
     "finetune_view",
     "geometric_view",
@@ -329,6 +332,38 @@ def test_view(info: DatasetInfo, views: ViewsConfig | None = None) -> Callable:
 
 # pytest would collect ``test_view`` as a test wherever it is imported into a test module.
 test_view.__test__ = False
+
+
+class ResizeTo:
+    """A square image resized to ``size`` x ``size`` (bilinear, antialiased): how a data
+    set of another fixed size is given to an encoder (``adapted_test_view``)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+    def __call__(self, img: torch.Tensor) -> torch.Tensor:
+        if tuple(img.shape[-2:]) == (self.size, self.size):
+            return img
+        return F.resize(img, [self.size, self.size], interpolation=InterpolationMode.BILINEAR,
+                        antialias=True)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(size={self.size}, bilinear, antialias)"
+
+
+def adapted_test_view(info: DatasetInfo, channels: int, size: int, mean: tuple[float, ...],
+                      std: tuple[float, ...], views: ViewsConfig | None = None) -> v2.Compose:
+    """The test view of data set ``info`` for an encoder of another input shape: the image
+    given ``channels`` channels (``to_channels``: 3 -> 1 luminance, 1 -> 3 repeated), the
+    data set's own geometric test view (its padding, its size), a bilinear antialiased
+    resize to ``size`` when that differs, then scaling and normalization by ``mean`` and
+    ``std``."""
+    steps: list = [geometric_test_view(dataclasses.replace(info, channels=channels), views)]
+    if info.image_size != size:
+        steps.append(ResizeTo(size))
+    return v2.Compose([*steps, v2.ToDtype(torch.float32, scale=True),
+                       v2.Normalize(list(mean), list(std))])
+
 
 
 class TwoViews:

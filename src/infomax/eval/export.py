@@ -16,6 +16,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from infomax.data.registry import image_files_under, load_rgb
+from infomax.devices import resolve_device
 from infomax.errors import InfomaxError
 from infomax.eval.features import checkpoint_features
 from infomax.eval.pretrained import load_encoder
@@ -67,18 +68,21 @@ def _write(out: Path, features: np.ndarray, labels: np.ndarray, ids: np.ndarray,
 def export_embeddings(checkpoint: str | Path, output: str | Path,
                       splits: list[str] | tuple[str, ...] = ("train", "test"),
                       data: str | None = None, data_dir: str | None = None,
-                      num_workers: int | None = None, progress: bool = True
+                      num_workers: int | None = None, progress: bool = True,
+                      device: str | torch.device | None = "auto"
                       ) -> tuple[Path, dict[str, int]]:
-    """Write the features of every image of ``splits``. Columns / arrays: ``features``
-    (N, D) float32, ``labels`` (N,) int64 (-1: unlabelled), ``ids`` (file path, or
+    """Write the features of every image of ``splits``, extracted on ``device`` ("auto" or
+    None: CUDA when there is a GPU, else the CPU). Columns / arrays: ``features`` (N, D)
+    float32, ``labels`` (N,) int64 (-1: unlabelled), ``ids`` (file path, or
     ``<data>:<split>:<index>``), ``split``. Returns the path and the image count per split.
     """
     out = _check_output(output)
+    dev = resolve_device(device)
     # Loaded once for every split, and before the output folder is made: a missing or
     # damaged checkpoint leaves nothing behind.
     model = load_method(checkpoint)
     sets = [checkpoint_features(checkpoint, s, data, data_dir, model=model,
-                                num_workers=num_workers, progress=progress)
+                                num_workers=num_workers, progress=progress, device=dev)
             for s in dict.fromkeys(splits)]
     features = np.concatenate([s.features.numpy().astype(np.float32) for s in sets])
     labels = np.concatenate([s.labels.numpy().astype(np.int64) for s in sets])
