@@ -202,7 +202,7 @@ class BatchNormEncoder(nn.Module):
     """A small encoder with BatchNorm that records, at every call, whether it was in train
     mode and whether gradients were on."""
 
-    feature_dim = 8
+    feature_dim, in_channels, image_size = 8, 1, 32
 
     def __init__(self) -> None:
         super().__init__()
@@ -363,3 +363,14 @@ def test_a_run_saved_before_fine_tuning_existed_fine_tunes_with_the_defaults(
     source = resolve_probe_data(load_method(run / "last.ckpt"), None, str(fake_fmnist))
     labels = per_class_subset(split_labels(source.build("train")), 0.5, 0).numel()
     assert ft["labels"] == labels and ft["updates"] == math.ceil(labels / 64) == 2
+
+
+def test_data_of_another_shape_is_refused_in_one_line_naming_both(tiny):
+    import dataclasses
+
+    other = dataclasses.replace(tiny.source, info=dataclasses.replace(tiny.source.info,
+                                                                      channels=3))
+    with pytest.raises(ConfigError) as err:
+        finetune(tiny.model, other, tiny.cfg, device="cpu", progress=False)
+    message = str(err.value)
+    assert "\n" not in message and "3-channel 32 px" in message and "1-channel 32 px" in message

@@ -182,10 +182,11 @@ def finetune(model: Any, source: DataSource, cfg: ProbeConfig | None = None, *,
         raise ConfigError(f"probe.finetune_momentum: {cfg.finetune_momentum!r} must be in "
                           f"[0, 1), e.g. 0.9")
     info, views = source.info, model.cfg.views
-    if (info.channels, info.image_size) != (model.in_channels, model.image_size):
+    takes = (model.encoder.in_channels, model.encoder.image_size)  # the backbone contract
+    if (info.channels, info.image_size) != takes:
         raise ConfigError(f"fine-tuning: data set {source.name} gives {info.channels}-channel "
                           f"{info.image_size} px views but the encoder takes "
-                          f"{model.in_channels}-channel {model.image_size} px input; "
+                          f"{takes[0]}-channel {takes[1]} px input; "
                           f"fine-tune on data of the encoder's shape (the frozen protocols "
                           f"adapt other shapes)")
     channels_last = bool(model.cfg.train.channels_last)
