@@ -44,6 +44,7 @@ from infomax.data.views import finetune_view, test_view
 from infomax.devices import resolve_device
 from infomax.errors import ConfigError, NonFiniteError
 from infomax.eval.features import resolve_probe_data
+from infomax.eval.linear import extraction_precision
 from infomax.eval.protocols import per_class_subset
 from infomax.methods.schedule import WarmupCosine
 from infomax.runs import load_method
@@ -121,11 +122,12 @@ class FinetuneResult:
 
 
 def _autocast(device: torch.device) -> tuple[Any, torch.dtype | None]:
-    """The autocast context and its dtype: bf16 (fp16 where the GPU has no bf16) on CUDA,
+    """The autocast context and its dtype: bf16 (fp16 where the GPU has no bf16 in hardware) on CUDA,
     none elsewhere (the CPU path stays in fp32)."""
     if device.type != "cuda":
         return contextlib.nullcontext(), None
-    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    # The same choice as feature extraction's: bf16 only where the GPU has it in hardware.
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}[extraction_precision(device)]
     return torch.autocast("cuda", dtype=dtype), dtype
 
 

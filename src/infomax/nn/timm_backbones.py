@@ -186,6 +186,8 @@ def layout(name: str, in_channels: int, image_size: int) -> Layout:
                     pooled = model.forward_head(final, pre_logits=True)
                     return kwargs, [m.shape for m in maps], pooled.shape, True
                 except NotImplementedError:
+                    # Some timm models define forward_intermediates but raise this for
+                    # their variant; they are tapped through features_only below.
                     pass
             model, kwargs = _create(name, in_channels, image_size, features_only=True)
             model.eval()
